@@ -1,0 +1,1 @@
+"""One module per ``rexbench`` subcommand; each exposes ``register(subparsers)``."""

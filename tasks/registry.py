@@ -1,0 +1,28 @@
+"""Tasks by name. Adding a language = one module with a Task subclass + one line here."""
+
+from __future__ import annotations
+
+from tasks.anbn import AnBn
+from tasks.anbncn import AnBnCn
+from tasks.ban import BAn
+from tasks.base import Task
+from tasks.bban import BBAn
+from tasks.csdyck import CsDyck
+from tasks.dyck import Dyck
+
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (AnBn, AnBnCn, BAn, BBAn, Dyck, CsDyck)}
+TASK_NAMES: tuple[str, ...] = tuple(TASKS)
+
+
+class UnknownTaskError(KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def get_task(name: str, size: int | None = None) -> Task:
+    """The task ``name`` at its suite size (or at ``size``)."""
+    try:
+        cls = TASKS[name]
+    except KeyError:
+        raise UnknownTaskError(f"unknown task {name!r}; valid tasks: {', '.join(TASK_NAMES)}") from None
+    return cls(size)
