@@ -1,0 +1,97 @@
+"""``rexbench tasks``, ``rexbench describe TASK`` and ``rexbench export TASK --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmark.fileio import atomic_write_bytes, atomic_write_json
+from tasks import SPLIT_NAMES, SUITE_VERSION, UnknownTaskError, get_split, get_task
+from tasks.registry import TASK_NAMES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tasks", help="table of the tasks of the suite")
+    p.set_defaults(func=cmd_tasks)
+    p = sub.add_parser("describe", help="rules, distribution, examples and split sizes of a task")
+    p.add_argument("task", help=f"one of: {', '.join(TASK_NAMES)}")
+    p.set_defaults(func=cmd_describe)
+    p = sub.add_parser("export", help="write every split of a task as JSON Lines, plus splits.json")
+    p.add_argument("task", help=f"one of: {', '.join(TASK_NAMES)}")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.set_defaults(func=cmd_export)
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    rows = [["task", "class", "symbols", "size", "prompt len", "keep", "break", "ID", "OOD", "rules"]]
+    for name in TASK_NAMES:
+        task = get_task(name)
+        rows.append([
+            name, type(task).__name__, " ".join(task.symbols), f"{task.size_name}={task.size}",
+            str(task.prompt_length), task.keep_rule, task.break_rule,
+            str(len(get_split(task, "id_prompts"))), str(len(get_split(task, "ood_prompts"))),
+            "; ".join(f"{r.name}: {r.description}" for r in task.rules.values()),
+        ])
+    print(f"rexbench suite v{SUITE_VERSION}\n")
+    print(_table(rows))
+    return 0
+
+
+def _resolve(name: str):
+    try:
+        return get_task(name)
+    except UnknownTaskError as err:
+        print(f"rexbench: {err}", file=sys.stderr)
+        return None
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    task = _resolve(args.task)
+    if task is None:
+        return 2
+    test = get_split(task, "test")
+    nll, count = task.nll_sum_count(test.words)
+    ood = get_split(task, "ood_prompts")
+    examples = list(dict.fromkeys(get_split(task, "train").words))[:4]
+    print(f"{task.config}  (suite v{SUITE_VERSION}, vocabulary size {task.vocab_size}: "
+          f"SOS=0 EOS=1 PAD=2 " + " ".join(f"{s}={3 + i}" for i, s in enumerate(task.symbols)) + ")")
+    print(f"\nLanguage: {task.language_doc}")
+    print("Rules:")
+    for line in task.describe_rules():
+        print(f"  {line}")
+    print(f"\nDistribution: {task.distribution_doc}")
+    print(f"\nExample words (train): {', '.join(examples)}")
+    print(f"Optimal loss on test: {nll / count:.6f} nats per target token ({count} targets)")
+    print(f"Prompt length: {task.prompt_length} symbols")
+    print("\nSplits:")
+    for name in SPLIT_NAMES:
+        split = get_split(task, name)
+        extra = ""
+        if split.completable is not None:
+            extra = "  completable: " + ", ".join(f"{r}={int(v.sum())}" for r, v in split.completable.items())
+        print(f"  {name:<15} {len(split):>6}  sha256 {split.sha256[:16]}…{extra}")
+    keep = ood.completable[task.keep_rule]
+    print(f"\nOOD prompts scored for rule extrapolation (keep rule {task.keep_rule} completable): {int(keep.sum())}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    task = _resolve(args.task)
+    if task is None:
+        return 2
+    index = {}
+    for name in SPLIT_NAMES:
+        split = get_split(task, name)
+        atomic_write_bytes(args.out / f"{name}.jsonl", split.jsonl())
+        index[name] = {"sha256": split.sha256, "size": len(split)}
+    atomic_write_json(args.out / "splits.json", {"suite_version": SUITE_VERSION, "task": task.config, "splits": index})
+    print(f"wrote {len(index)} splits of {task.config} to {args.out}")
+    return 0
