@@ -1,0 +1,92 @@
+"""Teacher-forced loss: mean negative log-likelihood in nats per target token.
+
+Targets are every token after SOS up to and including EOS; PAD is excluded. Losses are
+kept as :class:`NllSum` (sum of nats, number of target tokens) pairs: each fixed-shape
+batch contributes per-row float32 sums (log-softmax in float32 on the model's logits),
+which are added up in float64 on the host and divided once at the end. The last batch
+is padded with PAD rows, which carry no targets.
+
+A JAX model's forward pass and the NLL are one compiled function per (program, batch
+shape); a host model's logits go through the same compiled NLL function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmark.protocol import JaxModel, JaxProgram, PyTree, ScorableModel
+from tasks import PAD, Task, get_split
+
+LOSS_BATCH = 250  # rows per compiled loss call (divides the 1,000 val and 2,000 test rows)
+
+
+@dataclass(frozen=True)
+class NllSum:
+    """A loss as (total nats, number of target tokens); ``mean`` divides once."""
+
+    nats: float
+    tokens: int
+
+    @property
+    def mean(self) -> float:
+        return self.nats / self.tokens if self.tokens else float("nan")
+
+    def __add__(self, other: NllSum) -> NllSum:
+        return NllSum(self.nats + other.nats, self.tokens + other.tokens)
+
+
+def nll_rows(logits_BTV: jax.Array, tokens_BT: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Per-row (sum of nats, number of targets): position t predicts token t+1 unless PAD."""
+    logp_BTV = jax.nn.log_softmax(logits_BTV[:, :-1].astype(jnp.float32), axis=-1)
+    targets_BT = tokens_BT[:, 1:]
+    mask_BT = targets_BT != PAD
+    picked_BT = jnp.take_along_axis(logp_BTV, targets_BT[..., None], axis=-1)[..., 0]
+    nats_B = -jnp.sum(jnp.where(mask_BT, picked_BT, 0.0), axis=1)
+    return nats_B, jnp.sum(mask_BT, axis=1, dtype=jnp.int32)
+
+
+_nll_rows_jit = jax.jit(nll_rows)
+
+
+@partial(jax.jit, static_argnums=0)
+def _jax_nll_rows(program: JaxProgram, params: PyTree, tokens_BT: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return nll_rows(program.forward(params, tokens_BT), tokens_BT)
+
+
+def sequence_nll(model: ScorableModel, tokens_NT: np.ndarray, batch_size: int = LOSS_BATCH) -> NllSum:
+    """Loss of ``model`` on PAD-padded sequences ``SOS word EOS`` (int32 ``[N, T]``)."""
+    tokens_NT = np.asarray(tokens_NT, dtype=np.int32)
+    N, T = tokens_NT.shape
+    nats, count = 0.0, 0
+    for start in range(0, N, batch_size):
+        batch_BT = np.full((batch_size, T), PAD, dtype=np.int32)
+        chunk = tokens_NT[start : start + batch_size]
+        batch_BT[: len(chunk)] = chunk
+        if isinstance(model, JaxModel):
+            nats_B, count_B = _jax_nll_rows(model.program, model.params, jnp.asarray(batch_BT))
+        else:
+            nats_B, count_B = _nll_rows_jit(jnp.asarray(model.forward(batch_BT)), jnp.asarray(batch_BT))
+        nats += float(np.asarray(nats_B, dtype=np.float64).sum())
+        count += int(np.asarray(count_B).sum())
+    return NllSum(nats, count)
+
+
+def sequence_width(task: Task) -> int:
+    """Fixed row width for loss batches of a task: ``SOS`` + longest word + ``EOS``."""
+    return task.max_word_length + 2
+
+
+def split_nll(model: ScorableModel, task: Task, split: str) -> NllSum:
+    """Loss of ``model`` on a sequence split (``"test"`` or ``"val"``)."""
+    return sequence_nll(model, get_split(task, split).tokens(sequence_width(task)))
+
+
+def optimal_nll(task: Task, split: str = "test") -> NllSum:
+    """The Bayes-optimal loss of the task's exact distribution on the same sequences."""
+    nats, tokens = task.nll_sum_count(get_split(task, split).words)
+    return NllSum(float(nats), int(tokens))

@@ -1,0 +1,118 @@
+"""Scoring entry point: one model on one task with one seed → one validated result dict.
+
+``score_model`` runs, in order: :func:`benchmark.checks.check_model` (refusals, before
+anything else), the teacher-forced losses on ``test`` and ``val``, every decode of
+:mod:`benchmark.capabilities`, and the task's chance levels; it assembles, validates and
+returns the SPEC §7 result. It writes nothing (see :func:`benchmark.results.write_result`).
+
+Determinism: every random choice derives from ``seed`` (:mod:`benchmark.sampling`), so
+the same model and seed give identical ``metrics`` and ``counts``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import benchmark
+from benchmark.capabilities import GENERATION_SAMPLES, score_capabilities
+from benchmark.chance import CHANCE_GENERATIONS, CHANCE_SAMPLES_PER_PROMPT, CHANCE_SEED, chance_levels
+from benchmark.checks import check_model
+from benchmark.decoding import BUDGET, decode_width
+from benchmark.loss import optimal_nll, split_nll
+from benchmark.manifest import build_manifest
+from benchmark.protocol import as_model
+from benchmark.results import validate_result
+from benchmark.subset import SAMPLED_PROMPTS, SAMPLES_PER_PROMPT, sampled_prompt_indices
+from tasks import SUITE_VERSION, Task, get_task
+
+
+def decoding_info(task: Task) -> dict[str, Any]:
+    """The ``decoding`` block of a result: how every completion was produced."""
+    return {
+        "greedy": "argmax; exact ties broken uniformly at random with the row's key",
+        "sampling": "temperature 1 (categorical on softmax of the logits)",
+        "budget": BUDGET,
+        "buffer_width": {
+            "length_prompts": decode_width(task, ("length_prompts",)),
+            "other": decode_width(task),
+        },
+        "keys": "jax.random.key(seed) -> fold_in(sha256(purpose)[:4]) -> fold_in(row) -> fold_in(position)",
+        "sampled_ood": {
+            "samples_per_prompt": SAMPLES_PER_PROMPT,
+            "max_prompts": SAMPLED_PROMPTS,
+            "subset": "seeded numpy PCG64 choice without replacement, sorted (benchmark.subset)",
+            "prompt_indices": [int(i) for i in sampled_prompt_indices(task)],
+        },
+        "generation_samples": GENERATION_SAMPLES,
+        "chance": {
+            "model": "uniform over EOS and the symbols",
+            "method": "monte_carlo",
+            "seed": CHANCE_SEED,
+            "samples_per_prompt": CHANCE_SAMPLES_PER_PROMPT,
+            "generation_samples": CHANCE_GENERATIONS,
+        },
+    }
+
+
+def score_model(
+    model_obj: Any,
+    task: Task | str,
+    *,
+    seed: int = 0,
+    model_name: str = "model",
+    checkpoint_rule: str = "none",
+    train_steps: int | None = None,
+    train_seconds: float | None = None,
+    parameters: int | None = None,
+) -> dict[str, Any]:
+    """Scores ``model_obj`` (any kind accepted by :func:`benchmark.protocol.as_model`).
+
+    Raises :class:`benchmark.errors.ModelRefused` before scoring if the model fails a
+    SPEC §5 check. ``parameters`` defaults to the JAX parameter count (null for host
+    models). Returns the validated result dict.
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    model = as_model(model_obj, task.vocab_size)
+    check_model(model, task)
+
+    test, val, optimal = split_nll(model, task, "test"), split_nll(model, task, "val"), optimal_nll(task, "test")
+    caps = score_capabilities(model, task, seed)
+    chance = chance_levels(task)
+
+    metrics: dict[str, Any] = {
+        "test_loss": test.mean,
+        "optimal_loss": optimal.mean,
+        "excess_loss": test.mean - optimal.mean,
+        "val_loss": val.mean,
+        **caps.values(),
+    }
+    counts: dict[str, Any] = {
+        "test_loss": {"nats": test.nats, "tokens": test.tokens},
+        "optimal_loss": {"nats": optimal.nats, "tokens": optimal.tokens},
+        "excess_loss": {"nats": test.nats - optimal.nats, "tokens": test.tokens},
+        "val_loss": {"nats": val.nats, "tokens": val.tokens},
+        **caps.counts(),
+    }
+    result: dict[str, Any] = {
+        "benchmark": "rexbench",
+        "suite_version": SUITE_VERSION,
+        "harness_version": benchmark.__version__,
+        "task": task.name,
+        "task_config": {"name": task.name, "size_name": task.size_name, "size": task.size, "config": task.config},
+        "model": model_name,
+        "seed": int(seed),
+        "checkpoint_rule": checkpoint_rule,
+        "metrics": metrics,
+        "chance": chance.values(),
+        "chance_stderr": chance.stderrs(),
+        "counts": counts,
+        "decoding": decoding_info(task),
+        "manifest": build_manifest(
+            task,
+            parameters=model.parameters if parameters is None else parameters,
+            train_steps=train_steps,
+            train_seconds=train_seconds,
+        ),
+    }
+    validate_result(result)
+    return result
