@@ -11,6 +11,7 @@ from collections.abc import Sequence
 # ``func(args) -> int`` is set with ``set_defaults(func=...)``.
 COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.commands.tasks",
+    "benchmark.commands.score",
 )
 
 

@@ -26,13 +26,13 @@ import json
 import math
 import os
 import re
-import tempfile
 from functools import lru_cache
 from numbers import Real
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import ResultError
+from benchmark.fileio import atomic_write_bytes
 from benchmark.metrics import CAPABILITY_KEYS
 from tasks import SPLIT_NAMES, SUITE_VERSION, UnknownTaskError, get_task, split_digests
 
@@ -192,20 +192,8 @@ def validate_result(obj: Any) -> None:
 def write_result(result: dict, out_dir: str | os.PathLike[str]) -> Path:
     """Validates and writes ``result`` atomically (temp file + ``os.replace``); returns the path."""
     validate_result(result)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / result_filename(result["task"], result["model"], result["seed"])
-    text = json.dumps(result, indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = Path(out_dir) / result_filename(result["task"], result["model"], result["seed"])
+    atomic_write_bytes(path, (json.dumps(result, indent=2, allow_nan=False) + "\n").encode())
     return path
 
 

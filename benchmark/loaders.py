@@ -1,0 +1,78 @@
+"""Model specs of ``rexbench score --model``: names, schemes and ``module:factory``.
+
+A spec resolves, for one task, to a :class:`LoadedModel` (the model object plus what
+the manifest should record). In order:
+
+1. a **name** in :data:`MODEL_LOADERS` (``oracle-keep``, ``oracle-break``, ``uniform``;
+   other code may register more, e.g. trained baselines): ``loader(task)``;
+2. ``SCHEME:REST`` with ``SCHEME`` in :data:`MODEL_SCHEMES` (empty here; e.g. a
+   checkpoint loader may register ``"ckpt"``): ``loader(REST, task)``;
+3. ``module.path:factory``: imports the module (the current directory is put on
+   ``sys.path``) and calls ``factory(task.vocab_size)``, which may return any model kind
+   accepted by :func:`benchmark.protocol.as_model`, or a :class:`LoadedModel`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from benchmark.reference import REFERENCE_MODELS
+from tasks import Task
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model object with its provenance for the result manifest."""
+
+    model: Any
+    name: str
+    parameters: int | None = None
+    train_steps: int | None = None
+    train_seconds: float | None = None
+    checkpoint_rule: str = "none"
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _reference_loader(name: str) -> Callable[[Task], LoadedModel]:
+    return lambda task: LoadedModel(REFERENCE_MODELS[name](task), name)
+
+
+MODEL_LOADERS: dict[str, Callable[[Task], LoadedModel]] = {name: _reference_loader(name) for name in REFERENCE_MODELS}
+MODEL_SCHEMES: dict[str, Callable[[str, Task], LoadedModel]] = {}
+
+
+def valid_models_message() -> str:
+    names = ", ".join(sorted(MODEL_LOADERS))
+    schemes = "".join(f", {s}:..." for s in sorted(MODEL_SCHEMES))
+    return f"valid models: {names}{schemes}, or module.path:factory (factory(vocab_size) -> model)"
+
+
+def load_model(spec: str, task: Task) -> LoadedModel:
+    """Resolves ``spec`` for ``task``; raises :class:`UnknownModelError` listing the valid names."""
+    if spec in MODEL_LOADERS:
+        return MODEL_LOADERS[spec](task)
+    scheme, sep, rest = spec.partition(":")
+    if sep and scheme in MODEL_SCHEMES:
+        return MODEL_SCHEMES[scheme](rest, task)
+    if not sep or not scheme or not rest:
+        raise UnknownModelError(f"unknown model {spec!r}; {valid_models_message()}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(scheme)
+    except ImportError as err:
+        raise UnknownModelError(f"cannot import module {scheme!r} of model {spec!r}: {err}; {valid_models_message()}") from None
+    factory = getattr(module, rest, None)
+    if not callable(factory):
+        raise UnknownModelError(f"module {scheme!r} has no callable {rest!r}; {valid_models_message()}")
+    obj = factory(task.vocab_size)
+    return obj if isinstance(obj, LoadedModel) else LoadedModel(obj, spec)
