@@ -3,9 +3,10 @@
 The uniform-random model emits EOS and each symbol with equal probability at every
 step (greedy decoding of :func:`benchmark.reference.uniform` breaks its all-way tie
 uniformly at random, so greedy and sampled decoding of it have this same law).
-Chance levels are estimated by **Monte Carlo** with a fixed key
-(``derive_key(CHANCE_SEED, "chance/<split>")``), independent of the scored model and of
-the run seed:
+Chance levels are estimated by **Monte Carlo** with a fixed seed: a numpy PCG64 generator
+per estimate, seeded from the SHA-256 of
+``"rexbench/suite-<version>/<task config>/chance/<purpose>"`` (:func:`chance_rng`, the
+scheme of the splits), independent of the scored model and of the run seed:
 
 * prompt metrics: ``CHANCE_SAMPLES_PER_PROMPT`` (64) uniform completions (budget 128) of
   every prompt; the chance level is the mean over prompts (each in the metric's
@@ -16,8 +17,8 @@ the run seed:
 * ``generation_accuracy``: ``CHANCE_GENERATIONS`` (10,000) samples from SOS, standard
   error ``sqrt(p (1 - p) / n)``.
 
-Completions are drawn directly (not through the decoder), and scored by the same verdict
-functions as real completions, so "the uniform model scores its own chance level" is an
+Completions are drawn directly (not through the decoder) and judged by the same task
+predicates as real completions, so "the uniform model scores its own chance level" is an
 end-to-end test of the decoder. Results are cached per task config in-process.
 """
 
@@ -26,18 +27,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from benchmark.decoding import BUDGET, Completions
 from benchmark.metrics import CAPABILITY_KEYS
-from benchmark.sampling import derive_key
 from benchmark.subset import sampled_prompt_indices
 from tasks import EOS, PAD, Task, get_split
+from tasks.splits import split_rng
 from tasks.vocab import NUM_SPECIAL
 
-CHANCE_SEED = 0
 CHANCE_SAMPLES_PER_PROMPT = 64
 CHANCE_GENERATIONS = 10_000
 _CHUNK_ROWS = 32_768
@@ -74,9 +72,15 @@ class ChanceLevels:
         return self._project("stderr")
 
 
-def uniform_completions(key: jax.Array, n_rows: int, num_symbols: int, budget: int = BUDGET) -> Completions:
+def chance_rng(task: Task, purpose: str) -> np.random.Generator:
+    """The fixed generator of one chance estimate (PCG64 seeded from the SHA-256 of
+    ``"rexbench/suite-<version>/<task config>/chance/<purpose>"``)."""
+    return split_rng(task, "chance", f"/{purpose}")
+
+
+def uniform_completions(rng: np.random.Generator, n_rows: int, num_symbols: int, budget: int = BUDGET) -> Completions:
     """``n_rows`` completions of the uniform-random model (EOS or a symbol, each w.p. 1/(k+1))."""
-    draws_NL = np.asarray(jax.random.randint(key, (n_rows, budget), 0, num_symbols + 1, dtype=jnp.int32))
+    draws_NL = rng.integers(0, num_symbols + 1, size=(n_rows, budget), dtype=np.int32)
     tokens_NL = np.where(draws_NL == 0, EOS, draws_NL + NUM_SPECIAL - 1).astype(np.int32)
     is_eos_NL = tokens_NL == EOS
     finished_N = is_eos_NL.any(axis=1)
@@ -100,22 +104,40 @@ def _fast_words(prompts: list[str], comps: Completions, symbols: str) -> list[st
 
 
 def _rates(
-    task: Task, prompts: tuple[str, ...], purpose: str, predicates: dict[str, Callable[[str | None], bool]]
+    task: Task,
+    prompts: tuple[str, ...],
+    purpose: str,
+    predicates: dict[str, tuple[Callable[[str], bool], np.ndarray | None]],
 ) -> dict[str, np.ndarray]:
-    """Per-prompt Monte-Carlo success counts ``[P]`` for each named predicate on whole words."""
+    """Per-prompt Monte-Carlo success counts ``[P]`` of each named predicate on whole words.
+
+    ``predicates[name] = (predicate, prompt_mask)``: the predicate is evaluated only on
+    finished words of prompts in the mask (None = all); other prompts count 0. The
+    special name ``"finished"`` counts finished completions.
+    """
     S = CHANCE_SAMPLES_PER_PROMPT
-    key = derive_key(CHANCE_SEED, f"chance/{purpose}")
+    rng = chance_rng(task, purpose)
     counts = {name: np.zeros(len(prompts), dtype=np.int64) for name in predicates}
-    caches: dict[str, dict[str | None, bool]] = {name: {None: False} for name in predicates}
-    prompts_per_chunk = max(1, _CHUNK_ROWS // S)
-    for c, start in enumerate(range(0, len(prompts), prompts_per_chunk)):
-        chunk = prompts[start : start + prompts_per_chunk]
-        comps = uniform_completions(jax.random.fold_in(key, c), len(chunk) * S, len(task.symbols))
+    caches: dict[str, dict[str, bool]] = {name: {} for name in predicates}
+    per_chunk = max(1, _CHUNK_ROWS // S)
+    for start in range(0, len(prompts), per_chunk):
+        chunk = prompts[start : start + per_chunk]
+        comps = uniform_completions(rng, len(chunk) * S, len(task.symbols))
         words = _fast_words([p for p in chunk for _ in range(S)], comps, task.symbols)
-        for name, pred in predicates.items():
+        for name, (pred, mask_P) in predicates.items():
+            flags_N = np.zeros(len(words), dtype=bool)
+            rows = range(len(words)) if mask_P is None else (
+                r for r in range(len(words)) if mask_P[start + r // S]
+            )
             cache = caches[name]
-            flags = np.fromiter((cache[w] if w in cache else cache.setdefault(w, pred(w)) for w in words), bool, len(words))
-            counts[name][start : start + len(chunk)] = flags.reshape(len(chunk), S).sum(axis=1)
+            for r in rows:
+                w = words[r]
+                if w is not None:
+                    hit = cache.get(w)
+                    if hit is None:
+                        hit = cache[w] = pred(w)
+                    flags_N[r] = hit
+            counts[name][start : start + len(chunk)] = flags_N.reshape(len(chunk), S).sum(axis=1)
     return counts
 
 
@@ -131,35 +153,34 @@ def _prompt_estimate(successes_P: np.ndarray, mask_P: np.ndarray | None = None) 
 
 def compute_chance(task: Task) -> ChanceLevels:
     """Monte-Carlo chance levels of every capability metric of ``task`` (uncached)."""
-    from benchmark.verdicts import in_language, keeps_rule  # local: keep import graph flat
-
     doubled = task.resized(2 * task.size)
+    always = lambda w: True  # noqa: E731  (finished words only reach predicates)
     est: dict[str, Estimate | dict[str, Estimate]] = {}
 
     id_prompts = get_split(task, "id_prompts").words
-    est["id_accuracy"] = _prompt_estimate(_rates(task, id_prompts, "id_prompts", {"lang": lambda w: in_language(task, w)})["lang"])
+    rates = _rates(task, id_prompts, "id_prompts", {"lang": (task.in_language, None)})
+    est["id_accuracy"] = _prompt_estimate(rates["lang"])
 
     ood = get_split(task, "ood_prompts")
     assert ood.completable is not None
-    rule_preds = {r: (lambda w, rule=rule: keeps_rule(rule, w)) for r, rule in task.rules.items()}
-    rule_preds["finished"] = lambda w: True  # only reached for finished (non-None) words
-    ood_counts = _rates(task, ood.words, "ood_prompts", rule_preds)
-    per_rule = {r: _prompt_estimate(ood_counts[r], np.asarray(ood.completable[r], bool)) for r in task.rules}
+    masks = {r: np.asarray(ood.completable[r], dtype=bool) for r in task.rules}
+    preds = {r: (rule.holds, masks[r]) for r, rule in task.rules.items()}
+    preds["finished"] = (always, None)
+    ood_counts = _rates(task, ood.words, "ood_prompts", preds)
+    per_rule = {r: _prompt_estimate(ood_counts[r], masks[r]) for r in task.rules}
     est["ood_rule_extrapolation"] = per_rule[task.keep_rule]
     est["ood_rules"] = per_rule
     est["ood_finished"] = _prompt_estimate(ood_counts["finished"])
 
     length_prompts = get_split(task, "length_prompts").words
-    est["length_extrapolation"] = _prompt_estimate(
-        _rates(task, length_prompts, "length_prompts", {"lang": lambda w: in_language(doubled, w)})["lang"]
-    )
+    rates = _rates(task, length_prompts, "length_prompts", {"lang": (doubled.in_language, None)})
+    est["length_extrapolation"] = _prompt_estimate(rates["lang"])
 
-    subset = sampled_prompt_indices(task)
-    est["sampled_ood_rule_extrapolation"] = _prompt_estimate(ood_counts[task.keep_rule][subset])
+    est["sampled_ood_rule_extrapolation"] = _prompt_estimate(ood_counts[task.keep_rule][sampled_prompt_indices(task)])
 
-    comps = uniform_completions(derive_key(CHANCE_SEED, "chance/generation"), CHANCE_GENERATIONS, len(task.symbols))
+    comps = uniform_completions(chance_rng(task, "generation"), CHANCE_GENERATIONS, len(task.symbols))
     words = _fast_words([""] * CHANCE_GENERATIONS, comps, task.symbols)
-    p = float(np.mean([in_language(task, w) for w in words]))
+    p = float(np.mean([w is not None and bool(task.in_language(w)) for w in words]))
     est["generation_accuracy"] = Estimate(p, float(np.sqrt(p * (1.0 - p) / CHANCE_GENERATIONS)))
     return ChanceLevels(est)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import benchmark
 from benchmark.capabilities import GENERATION_SAMPLES, score_capabilities
-from benchmark.chance import CHANCE_GENERATIONS, CHANCE_SAMPLES_PER_PROMPT, CHANCE_SEED, chance_levels
+from benchmark.chance import CHANCE_GENERATIONS, CHANCE_SAMPLES_PER_PROMPT, chance_levels
 from benchmark.checks import check_model
 from benchmark.decoding import BUDGET, decode_width
 from benchmark.loss import optimal_nll, split_nll
@@ -47,7 +47,7 @@ def decoding_info(task: Task) -> dict[str, Any]:
         "chance": {
             "model": "uniform over EOS and the symbols",
             "method": "monte_carlo",
-            "seed": CHANCE_SEED,
+            "rng": "numpy PCG64 seeded by sha256('rexbench/suite-<v>/<task config>/chance/<purpose>')",
             "samples_per_prompt": CHANCE_SAMPLES_PER_PROMPT,
             "generation_samples": CHANCE_GENERATIONS,
         },
