@@ -1,0 +1,61 @@
+"""The non-identifiability picture: excess loss against rule extrapolation, per seed.
+
+Headless (Agg) and deterministic: fixed size/DPI, no timestamp or version metadata, so
+the same results give byte-identical PNGs.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from benchmark.fileio import atomic_write_bytes  # noqa: E402
+from benchmark.leaderboard import HEADLINE, REFERENCE_ORDER, Row  # noqa: E402
+
+MARKERS = {"oracle-keep": "*", "oracle-break": "X", "uniform": "s"}
+
+
+def scatter_png(task: str, rows: list[Row], chance: float) -> bytes:
+    """One point per seed, coloured by model; oracles and uniform marked; chance dashed."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
+    cmap = plt.get_cmap("tab10")
+    trained = [r for r in rows if r.model not in REFERENCE_ORDER]
+    for i, row in enumerate(trained + [r for r in rows if r.model in REFERENCE_ORDER]):
+        xs = [float(r["metrics"]["excess_loss"]) for r in row.results]
+        ys = [float(r["metrics"][HEADLINE]) for r in row.results]
+        ref = row.model in REFERENCE_ORDER
+        ax.scatter(
+            xs, ys, label=row.model, marker=MARKERS.get(row.model, "o"), s=140 if ref else 36,
+            color="black" if ref else cmap(i % 10), alpha=0.9, edgecolors="white", linewidths=0.5, zorder=3 if ref else 2,
+        )
+    ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label="chance")
+    ax.set_xscale("symlog", linthresh=1e-3)
+    xmax = max(float(r["metrics"]["excess_loss"]) for row in rows for r in row.results)
+    ax.set_xlim(left=-1e-4, right=max(1e-2, 2.0 * xmax))
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("excess_loss (nats/token, symlog)")
+    ax.set_ylabel(HEADLINE)
+    ax.set_title(f"{task}: same loss, different extrapolation")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_figures(grouped: dict[str, list[Row]], out_dir: Path) -> dict[str, Path]:
+    """Write ``{task}.png`` for every task; returns task -> path."""
+    paths = {}
+    for task, rows in grouped.items():
+        chance = float(rows[0].results[0]["chance"][HEADLINE])
+        path = Path(out_dir) / f"{task}.png"
+        atomic_write_bytes(path, scatter_png(task, rows, chance))
+        paths[task] = path
+    return paths
