@@ -1,0 +1,153 @@
+"""Each SPEC §5 refusal, triggered by a deliberately broken model; nothing is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from test_harness_support import Bigram, bigram_table
+
+from benchmark.checks import ModelRefused, check_model
+from benchmark.cli import main
+from benchmark.loaders import MODEL_LOADERS, LoadedModel
+from benchmark.protocol import HostFunction, JaxFunction, as_model
+from benchmark.score import score_model
+from tasks import get_task
+
+TASK = get_task("anbn")
+V = TASK.vocab_size
+TABLE = bigram_table(V)
+
+
+def refusal(obj) -> str:
+    with pytest.raises(ModelRefused) as info:
+        check_model(as_model(obj, V), TASK)
+    return info.value.reason
+
+
+def test_wrong_shape() -> None:
+    msg = refusal(lambda tokens: TABLE[tokens][:, :, 0])
+    assert "wrong output shape" in msg and "[64, 16, 5]" in msg
+
+
+def test_wrong_length() -> None:
+    assert "wrong output shape" in refusal(lambda tokens: TABLE[tokens][:, :-1])
+
+
+def test_vocabulary_mismatch() -> None:
+    big = bigram_table(V + 1)
+    msg = refusal(JaxFunction(lambda p, t: p[t], jnp.asarray(big)))
+    assert "vocabulary mismatch" in msg and "6 logits" in msg and "V = 5" in msg
+
+
+def test_wrong_dtype() -> None:
+    msg = refusal(lambda tokens: (TABLE[tokens] * 10).astype(np.int32))
+    assert "wrong dtype" in msg and "int32" in msg
+
+
+def test_nan_logits() -> None:
+    def nan_model(tokens: np.ndarray) -> np.ndarray:
+        out = TABLE[tokens].copy()
+        out[:, 3, 2] = np.nan
+        return out
+
+    msg = refusal(nan_model)
+    assert "non-finite" in msg and "NaN" in msg and "position 3" in msg
+
+
+def test_inf_logits() -> None:
+    msg = refusal(JaxFunction(lambda p, t: jnp.where(t[..., None] == 4, -jnp.inf, p[t]), jnp.asarray(TABLE)))
+    assert "non-finite" in msg and "infinite" in msg
+
+
+def test_not_causal_reports_first_position_and_difference() -> None:
+    def peeks(tokens: np.ndarray) -> np.ndarray:
+        out = TABLE[tokens].copy()
+        out[:, 7] += 0.5 * tokens[:, 9, None]  # position 7 looks at token 9
+        return out
+
+    msg = refusal(peeks)
+    assert "not causal" in msg and "position 7" in msg and "by up to" in msg
+
+
+def test_not_causal_flax_shift() -> None:
+    class Leaky(nnx.Module):
+        def __init__(self) -> None:
+            self.table = nnx.Param(jnp.asarray(TABLE))
+
+        def __call__(self, tokens_BT: jax.Array) -> jax.Array:
+            return self.table[...][jnp.roll(tokens_BT, -1, axis=1)]  # position t sees token t+1
+
+    msg = refusal(Leaky())
+    assert "not causal" in msg and "position 0" in msg
+
+
+def test_tiny_float_noise_is_tolerated() -> None:
+    def noisy(tokens: np.ndarray) -> np.ndarray:
+        out = TABLE[tokens].astype(np.float64)
+        return out + 1e-9 * tokens.sum(axis=1)[:, None, None]  # future-dependent, but below tolerance
+
+    check_model(as_model(noisy, V), TASK)
+
+
+def test_incremental_disagreement() -> None:
+    class BadCache(Bigram):
+        def decode_step(self, cache, tokens_B, position):
+            return jnp.zeros((tokens_B.shape[0], V)), cache
+
+    msg = refusal(BadCache(TABLE))
+    assert "incremental decoding disagrees" in msg
+
+
+def test_host_step_disagreement() -> None:
+    host = HostFunction(
+        lambda t: TABLE[t], init_state_fn=lambda b: None, step_fn=lambda s, tok, pos: (TABLE[tok] + 1.0, s)
+    )
+    assert "incremental decoding disagrees" in refusal(host)
+
+
+def test_model_that_raises() -> None:
+    def crash(tokens: np.ndarray) -> np.ndarray:
+        raise RuntimeError("boom")
+
+    msg = refusal(crash)
+    assert "RuntimeError" in msg and "boom" in msg
+
+
+def test_not_a_model() -> None:
+    with pytest.raises(ModelRefused, match="cannot score"):
+        as_model(42, V)
+
+
+def test_score_model_refuses_before_scoring() -> None:
+    with pytest.raises(ModelRefused, match="non-finite"):
+        score_model(lambda t: np.full((*t.shape, V), np.nan, np.float32), TASK)
+
+
+@pytest.mark.parametrize(
+    "name, needle",
+    [
+        ("broken-shape", "wrong output shape"),
+        ("broken-vocab", "vocabulary mismatch"),
+        ("broken-causal", "not causal"),
+        ("broken-nan", "non-finite"),
+    ],
+)
+def test_cli_refusal_writes_nothing(name: str, needle: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    models = {
+        "broken-shape": lambda t: TABLE[t][..., 0],
+        "broken-vocab": lambda t: np.zeros((*t.shape, V + 2), np.float32),
+        "broken-causal": lambda t: TABLE[t[:, ::-1]],
+        "broken-nan": lambda t: np.full((*t.shape, V), np.nan, np.float32),
+    }
+    monkeypatch.setitem(MODEL_LOADERS, name, lambda task: LoadedModel(models[name], name))
+    out = tmp_path / "out"
+    rc = main(["score", "--model", name, "--task", "anbn", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert needle in err and "refused" in err
+    assert not out.exists() or not any(out.iterdir())

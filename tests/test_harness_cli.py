@@ -1,0 +1,56 @@
+"""``rexbench score`` end to end, and the commands of docs/SUBMITTING.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.results import load_result
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_score_oracle_keep(tmp_path: Path, capsys) -> None:
+    assert main(["score", "--model", "oracle-keep", "--task", "anbn", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ood_rule_extrapolation" in out and "chance" in out and "test_loss" in out
+    result = load_result(tmp_path / "anbn__oracle-keep__seed0.json")
+    assert result["metrics"]["ood_rule_extrapolation"] == 1.0 and result["model"] == "oracle-keep"
+
+
+def test_unknown_task_lists_valid_names(tmp_path: Path, capsys) -> None:
+    assert main(["score", "--model", "uniform", "--task", "nope", "--out", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert "unknown task 'nope'" in err and "anbn" in err and "csdyck" in err and "all" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_unknown_model_lists_valid_names(tmp_path: Path, capsys) -> None:
+    assert main(["score", "--model", "nope", "--task", "anbn", "--out", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert "unknown model 'nope'" in err and "oracle-keep" in err and "uniform" in err and "module.path:factory" in err
+    assert main(["score", "--model", "no_such_module:f", "--task", "anbn", "--out", str(tmp_path)]) != 0
+    assert "cannot import" in capsys.readouterr().err
+
+
+def _doc_commands() -> list[str]:
+    text = (ROOT / "docs" / "SUBMITTING.md").read_text()
+    return sorted(set(re.findall(r"^rexbench score --model (examples\.\w+:make_model) --task anbn", text, re.M)))
+
+
+def test_docs_list_every_example() -> None:
+    assert _doc_commands() == [
+        "examples.submit_flax:make_model", "examples.submit_jax:make_model", "examples.submit_numpy:make_model",
+    ]
+
+
+@pytest.mark.parametrize("spec", _doc_commands())
+def test_documented_examples_run(spec: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert main(["score", "--model", spec, "--task", "anbn", "--out", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*.json")
+    result = load_result(path)
+    assert result["model"] == spec and result["task"] == "anbn"
