@@ -1,0 +1,98 @@
+"""Timing of the scoring harness on a ~100k-parameter Transformer (prints figures, asserts nothing).
+
+    .venv/bin/python scripts/bench_score.py [--task anbn] [--model transformer]
+
+Reports: one-off task setup (splits, chance levels), the first ``score_model`` call
+(compilation included), a second call (after compilation), the compile time (their
+difference), a per-stage breakdown of a warm run, and decoding throughput: greedy
+prompts/s over the ID+OOD+length prompts, sampled rows/s (OOD samples and generations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+
+from benchmark.capabilities import generations, greedy_split, sampled_ood  # noqa: E402
+from benchmark.chance import chance_levels  # noqa: E402
+from benchmark.checks import check_model  # noqa: E402
+from benchmark.decoding import decode_width  # noqa: E402
+from benchmark.loss import split_nll  # noqa: E402
+from benchmark.protocol import as_model  # noqa: E402
+from benchmark.score import score_model  # noqa: E402
+from tasks import SPLIT_NAMES, get_split, get_task, split_digests  # noqa: E402
+
+T = TypeVar("T")
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def build_model(name: str, vocab_size: int) -> Any:
+    try:
+        from baselines.models.registry import make_model
+    except ImportError:  # baselines not available: a small stand-in is not worth timing
+        sys.exit("baselines.models.registry is not available")
+    return make_model(name, vocab_size, seed=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="anbn")
+    parser.add_argument("--model", default="transformer", help="a baselines registry name")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    task = get_task(args.task)
+    module = build_model(args.model, task.vocab_size)
+    model = as_model(module, task.vocab_size)
+    print(f"{args.model} on {task.config}: {model.parameters:,} parameters; "
+          f"jax {jax.__version__} on {jax.devices()[0].platform} ({platform.machine()}, "
+          f"{__import__('os').cpu_count()} CPUs)")
+
+    _, t_setup = timed(lambda: ([get_split(task, s) for s in SPLIT_NAMES], split_digests(task), chance_levels(task)))
+    print(f"task setup (splits, digests, chance levels; once per process): {t_setup:6.2f} s")
+
+    _, t_cold = timed(lambda: score_model(module, task, seed=args.seed, model_name=args.model))
+    _, t_warm = timed(lambda: score_model(module, task, seed=args.seed, model_name=args.model))
+    print(f"score_model, first call (with compilation): {t_cold:6.2f} s")
+    print(f"score_model, after compilation:             {t_warm:6.2f} s   (target < 5 s per task)")
+    print(f"compile time (difference):                  {t_cold - t_warm:6.2f} s")
+
+    print("\nwarm breakdown:")
+    width = decode_width(task)
+    _, t = timed(lambda: check_model(model, task))
+    print(f"  checks                         {t:6.2f} s")
+    for split in ("test", "val"):
+        _, t = timed(lambda: split_nll(model, task, split))
+        print(f"  loss on {split:<5} ({len(get_split(task, split)):>5} seqs)   {t:6.2f} s")
+    greedy_rows, greedy_time = 0, 0.0
+    for split in ("id_prompts", "ood_prompts", "length_prompts"):
+        comps, t = timed(lambda: greedy_split(model, task, split, args.seed))
+        greedy_rows, greedy_time = greedy_rows + len(comps), greedy_time + t
+        print(f"  greedy {split:<15} {len(comps):>5} rows  {t:6.2f} s  ({len(comps) / t:8.1f} prompts/s, "
+              f"{comps.finished_N.mean():.0%} finished)")
+    (_, comps), t_sampled = timed(lambda: sampled_ood(model, task, args.seed, width))
+    print(f"  sampled OOD              {len(comps):>5} rows  {t_sampled:6.2f} s  ({len(comps) / t_sampled:8.1f} rows/s)")
+    gen, t_gen = timed(lambda: generations(model, args.seed, width))
+    print(f"  generation from SOS      {len(gen):>5} rows  {t_gen:6.2f} s  ({len(gen) / t_gen:8.1f} rows/s)")
+
+    print(f"\ngreedy decoding:  {greedy_rows / greedy_time:8.1f} prompts/s ({greedy_rows} prompts)")
+    sampled_rows = len(comps) + len(gen)
+    print(f"sampled decoding: {sampled_rows / (t_sampled + t_gen):8.1f} rows/s ({sampled_rows} samples)")
+
+
+if __name__ == "__main__":
+    main()
