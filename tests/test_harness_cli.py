@@ -54,3 +54,22 @@ def test_documented_examples_run(spec: str, tmp_path: Path, monkeypatch) -> None
     (path,) = tmp_path.glob("*.json")
     result = load_result(path)
     assert result["model"] == spec and result["task"] == "anbn"
+
+
+def test_scheme_hook_records_training_provenance(tmp_path: Path, monkeypatch) -> None:
+    from benchmark.loaders import MODEL_SCHEMES, LoadedModel
+    from benchmark.reference import uniform
+
+    seen = []
+
+    def load_checkpoint(rest: str, task) -> LoadedModel:
+        seen.append(rest)
+        return LoadedModel(uniform(task), f"ckpt-{rest}", parameters=7, train_steps=100, train_seconds=1.5,
+                           checkpoint_rule="min_val_loss")
+
+    monkeypatch.setitem(MODEL_SCHEMES, "ckpt", load_checkpoint)
+    assert main(["score", "--model", "ckpt:runs/x", "--task", "anbn", "--seed", "2", "--out", str(tmp_path)]) == 0
+    assert seen == ["runs/x"]
+    result = load_result(tmp_path / "anbn__ckpt-runs-x__seed2.json")
+    assert result["checkpoint_rule"] == "min_val_loss" and result["seed"] == 2
+    assert (result["manifest"]["parameters"], result["manifest"]["train_steps"], result["manifest"]["train_seconds"]) == (7, 100, 1.5)
