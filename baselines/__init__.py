@@ -1,0 +1,1 @@
+"""Baseline models and training recipes for rexbench."""

@@ -1,0 +1,31 @@
+"""Four ~100k-parameter Flax NNX baselines sharing one interface.
+
+Every model is an ``nnx.Module`` constructed as
+``Model(vocab_size, *, rngs, max_len=256, **hyperparams)`` with
+
+* ``__call__(tokens_BT) -> logits_BTV`` (int32 in, float32 out, strictly causal);
+* ``init_cache(batch_size, max_len) -> cache`` (plain pytree of zero arrays);
+* ``decode_step(cache, tokens_B, position) -> (logits_BV, cache)`` where
+  ``logits_BV == __call__(tokens)[:, position]``; jit-friendly with a traced
+  ``position``.
+
+Use :func:`make_model` / :func:`init_state` from :mod:`baselines.models.registry`.
+"""
+
+from baselines.models.linear import Linear
+from baselines.models.lstm import LSTM
+from baselines.models.mamba import Mamba
+from baselines.models.registry import MODELS, count_params, init_state, init_states, make_model
+from baselines.models.transformer import Transformer
+
+__all__ = [
+    "LSTM",
+    "MODELS",
+    "Linear",
+    "Mamba",
+    "Transformer",
+    "count_params",
+    "init_state",
+    "init_states",
+    "make_model",
+]
