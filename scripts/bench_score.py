@@ -40,6 +40,13 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return out, time.perf_counter() - start
 
 
+def timed_cpu(fn: Callable[[], T]) -> tuple[T, float, float]:
+    """(result, wall seconds, process CPU seconds): CPU time shows contention on a shared machine."""
+    cpu = time.process_time()
+    out, wall = timed(fn)
+    return out, wall, time.process_time() - cpu
+
+
 def build_model(name: str, vocab_size: int) -> Any:
     try:
         from baselines.models.registry import make_model
@@ -65,11 +72,16 @@ def main() -> None:
     _, t_setup = timed(lambda: ([get_split(task, s) for s in SPLIT_NAMES], split_digests(task), chance_levels(task)))
     print(f"task setup (splits, digests, chance levels; once per process): {t_setup:6.2f} s")
 
-    _, t_cold = timed(lambda: score_model(module, task, seed=args.seed, model_name=args.model))
-    _, t_warm = timed(lambda: score_model(module, task, seed=args.seed, model_name=args.model))
-    print(f"score_model, first call (with compilation): {t_cold:6.2f} s")
-    print(f"score_model, after compilation:             {t_warm:6.2f} s   (target < 5 s per task)")
-    print(f"compile time (difference):                  {t_cold - t_warm:6.2f} s")
+    _, t_cold, c_cold = timed_cpu(lambda: score_model(module, task, seed=args.seed, model_name=args.model))
+    _, t_warm, c_warm = timed_cpu(lambda: score_model(module, task, seed=args.seed, model_name=args.model))
+    print(f"score_model, first call (with compilation): {t_cold:6.2f} s wall  {c_cold:6.2f} s CPU")
+    print(f"score_model, after compilation:             {t_warm:6.2f} s wall  {c_warm:6.2f} s CPU  (target < 5 s)")
+    print(f"compile time (difference):                  {t_cold - t_warm:6.2f} s wall  {c_cold - c_warm:6.2f} s CPU")
+    try:
+        load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
+        print(f"load average (1, 5, 15 min): {load}")
+    except OSError:
+        pass
 
     print("\nwarm breakdown:")
     width = decode_width(task)

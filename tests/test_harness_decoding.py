@@ -109,7 +109,7 @@ def test_same_completions_for_every_kind_and_batch_size(greedy: bool) -> None:
 
 
 def test_decode_batch_size_buckets() -> None:
-    assert [decode_batch_size(n) for n in (1, 5, 8, 9, 251, 256, 257, 4096)] == [8, 8, 8, 16, 256, 256, 512, 512]
+    assert [decode_batch_size(n) for n in (1, 5, 8, 9, 251, 256, 257, 4096)] == [8, 8, 8, 16, 128, 128, 128, 128]
 
 
 def test_row_keys_do_not_depend_on_padding() -> None:
