@@ -69,7 +69,8 @@ class CapabilityScores:
 def greedy_split(model: ScorableModel, task: Task, split: str, seed: int, width: int | None = None) -> Completions:
     """Greedy completions of every prompt of a prompt split."""
     s = get_split(task, split)
-    width = decode_width(task, (split,) if split == "length_prompts" else ("id_prompts", "ood_prompts")) if width is None else width
+    if width is None:
+        width = decode_width(task, ("length_prompts",)) if split == "length_prompts" else decode_width(task)
     return decode(model, s.tokens(), s.lengths, key=derive_key(seed, f"greedy/{split}"), greedy=True, width=width)
 
 
