@@ -119,3 +119,16 @@ def test_row_keys_do_not_depend_on_padding() -> None:
     part = decode(model, p[:9], lengths[:9], key=KEY, greedy=False, width=20, budget=16)
     np.testing.assert_array_equal(part.generated_NL, full.generated_NL[:9])
     assert isinstance(KEY, jax.Array)
+
+
+def test_decode_loop_compiles_once_per_shape() -> None:
+    from benchmark.decoding import _decode_jax
+
+    model = as_model(Bigram(bigram_table(V, seed=9)), V)
+    rows = [[SOS] + [A] * (i % 4) for i in range(300)]  # 3 batches of 128, prompts of varying length
+    p, lengths = prompts(rows)
+    decode(model, p, lengths, key=KEY, greedy=True, width=24, budget=20)
+    size = _decode_jax._cache_size()
+    decode(model, p[::-1].copy(), lengths[::-1].copy(), key=KEY, greedy=False, width=24, budget=20)
+    decode(model, p[:200], lengths[:200], key=derive_key(3, "x"), greedy=True, width=24, budget=20)
+    assert _decode_jax._cache_size() == size  # same (batch, width): no recompilation
