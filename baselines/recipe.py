@@ -1,0 +1,106 @@
+"""The one training recipe shared by every baseline (see docs/RECIPE.md for the why).
+
+Everything that decides how a baseline is trained lives here, in one frozen dataclass
+(:class:`Recipe`) plus the per-task step budgets (:data:`STEPS`):
+
+* AdamW (b1 0.9, b2 0.98, eps 1e-8, decoupled weight decay 0.01 on every parameter with
+  two or more dimensions -- matrices, embeddings, position tables; not on biases, norm
+  scales or other vectors), after clipping the gradient to global norm 1.0;
+* learning rate: linear warm-up for ``warmup_steps`` updates to ``peak_lr``, then inverse
+  square-root decay, ``lr(s) = peak_lr * min(s / W, sqrt(W / s))`` for the s-th update
+  (s = 1, 2, ...), i.e. ``c / sqrt(s)`` with ``c = peak_lr * sqrt(W)`` after warm-up;
+* batches of 128 training sequences (a fresh permutation of the 10,000 train sequences
+  each epoch, drawn from ``numpy.random.default_rng(seed)``);
+* a fixed step budget per task (:data:`STEPS`), validation on the whole ``val`` split
+  every ``eval_every`` steps (and at step 0), and the checkpoint of lowest ``val_loss``
+  is the one kept and scored (``checkpoint_rule = "min_val_loss"``);
+* loss: mean negative log-likelihood in nats over the target tokens of the batch (every
+  token after SOS through EOS; PAD masked), computed as a (sum, count) pair.
+
+Regimes (``oracle`` / ``adversarial``, :mod:`baselines.regimes`) add, at every step, a
+batch of ``regime_batch`` OOD-prompt sequences whose mean NLL over the completion
+positions is added to the loss with weight ``regime_weight`` (1.0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import optax
+
+CHECKPOINT_RULE = "min_val_loss"
+
+# Step budget per task, read off measured validation curves (docs/RECIPE.md): the step
+# after which val_loss of every baseline has levelled off, rounded up to a multiple of
+# Recipe.eval_every, within the 90-minute budget of the whole `rexbench reproduce` grid.
+STEPS: dict[str, int] = {
+    "anbn": 1000,
+    "anbncn": 1000,
+    "ban": 1000,
+    "bban": 1000,
+    "dyck": 1000,
+    "csdyck": 1000,
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Hyperparameters of training; one instance (:data:`DEFAULT`) serves every model."""
+
+    peak_lr: float = 3e-3
+    warmup_steps: int = 100
+    b1: float = 0.9
+    b2: float = 0.98
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    clip_norm: float = 1.0
+    batch_size: int = 128
+    eval_every: int = 50
+    regime_batch: int = 32
+    regime_weight: float = 1.0
+
+    def replace(self, **changes: object) -> Recipe:
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ schedule
+    def lr_at(self, step: int | jax.Array) -> jax.Array:
+        """Learning rate of the ``step``-th update (1-based): warm-up, then c / sqrt(step)."""
+        s = jnp.maximum(jnp.asarray(step, jnp.float32), 1.0)
+        w = jnp.float32(self.warmup_steps)
+        return jnp.float32(self.peak_lr) * jnp.minimum(s / w, jnp.sqrt(w / s))
+
+    def schedule(self) -> optax.Schedule:
+        """The optax schedule: optax passes the number of updates done so far (0-based)."""
+        return lambda count: self.lr_at(count + 1)
+
+    # ------------------------------------------------------------------ optimizer
+    def optimizer(self) -> optax.GradientTransformation:
+        """Global-norm clipping, then AdamW with decay on parameters of rank >= 2."""
+        return optax.chain(
+            optax.clip_by_global_norm(self.clip_norm),
+            optax.adamw(
+                self.schedule(),
+                b1=self.b1,
+                b2=self.b2,
+                eps=self.eps,
+                weight_decay=self.weight_decay,
+                mask=lambda params: jax.tree.map(lambda x: jnp.ndim(x) >= 2, params),
+            ),
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+DEFAULT = Recipe()
+
+
+def steps_for(task: str) -> int:
+    """The step budget of ``task`` (:data:`STEPS`); KeyError lists the known tasks."""
+    try:
+        return STEPS[task]
+    except KeyError:
+        raise KeyError(f"no step budget for task {task!r}; known: {', '.join(STEPS)}") from None

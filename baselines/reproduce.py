@@ -1,0 +1,209 @@
+"""Train -> select -> score -> write, for one run and for the whole grid (resumable).
+
+:func:`train_and_score` is what ``rexbench train`` does: train every requested seed of one
+(model, task, regime) together (:func:`baselines.train.train`), take each seed's
+checkpoint of lowest ``val_loss``, save it (:mod:`baselines.checkpoint`), score it with
+the harness (:func:`benchmark.score.score_model`) and write its result file atomically
+(:func:`benchmark.results.write_result`) -- only after the run has completed.
+
+:func:`reproduce` runs a grid of such runs (:func:`full_grid`: the 6 tasks x 4 baselines
+x seeds 0-4, plus the ``oracle`` and ``adversarial`` regimes of the Transformer on
+``anbn``; :func:`quick_grid` for ``--quick``). Before each run it loads the result file
+of every seed (:func:`benchmark.results.load_result`: schema, suite version, split
+digests) and checks that it is this run's (model name, ``train_steps`` = the planned
+budget, ``checkpoint_rule``); seeds whose file passes are skipped, the others are trained
+together. An interrupted grid therefore resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
+from baselines.regimes import result_model_name
+
+DEFAULT_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
+BASELINES: tuple[str, ...] = ("transformer", "lstm", "linear", "mamba")
+TASK_ORDER: tuple[str, ...] = ("anbn", "anbncn", "ban", "bban", "dyck", "csdyck")
+
+# --quick: every baseline on anbn, 2 seeds, short budgets (see docs/RECIPE.md for the
+# measured wall time); enough to exercise the whole pipeline and see the loss fall.
+QUICK_TASKS: tuple[str, ...] = ("anbn",)
+QUICK_SEEDS: tuple[int, ...] = (0, 1)
+QUICK_STEPS: dict[str, int] = {"transformer": 200, "lstm": 200, "linear": 200, "mamba": 100}
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """One (task, model, regime) of the grid; ``steps`` None = the task's budget."""
+
+    task: str
+    model: str
+    regime: str = "standard"
+    steps: int | None = None
+
+    @property
+    def result_model(self) -> str:
+        return result_model_name(self.model, self.regime)
+
+    @property
+    def planned_steps(self) -> int:
+        return steps_for(self.task) if self.steps is None else self.steps
+
+    def label(self) -> str:
+        return f"{self.result_model} on {self.task} ({self.planned_steps} steps)"
+
+
+def full_grid() -> list[GridRun]:
+    runs = [GridRun(task, model) for task in TASK_ORDER for model in BASELINES]
+    runs += [GridRun("anbn", "transformer", regime) for regime in ("oracle", "adversarial")]
+    return runs
+
+
+def quick_grid() -> list[GridRun]:
+    runs = [GridRun(task, model, steps=QUICK_STEPS[model]) for task in QUICK_TASKS for model in BASELINES]
+    runs += [GridRun("anbn", "transformer", regime, steps=QUICK_STEPS["transformer"]) for regime in ("oracle", "adversarial")]
+    return runs
+
+
+# --------------------------------------------------------------------------- one run
+def checkpoint_dir(out: str | os.PathLike[str], task: str, result_model: str, seed: int) -> Path:
+    from baselines.checkpoint import checkpoint_dirname
+
+    return Path(out) / "checkpoints" / checkpoint_dirname(task, result_model, seed)
+
+
+def train_and_score(
+    model: str,
+    task: str,
+    seeds: Sequence[int],
+    out: str | os.PathLike[str],
+    *,
+    steps: int | None = None,
+    regime: str = "standard",
+    recipe: Recipe = DEFAULT,
+    save_checkpoints: bool = True,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Trains ``seeds`` together, then scores and writes one result per seed; returns them."""
+    from baselines.checkpoint import save_checkpoint
+    from baselines.train import train
+    from benchmark.results import write_result
+    from benchmark.score import score_model
+    from tasks import SUITE_VERSION, get_task
+
+    task_obj = get_task(task)
+    name = result_model_name(model, regime)
+    run = train(model, task_obj, seeds, steps=steps, regime=regime, recipe=recipe, progress=progress)
+    log(f"trained {name} on {task}: {run.steps} steps x {len(run.seeds)} seeds in {run.wall_seconds:.1f} s "
+        f"({run.compile_seconds:.1f} s compiling)")
+    results = []
+    for i, seed in enumerate(run.seeds):
+        t0 = time.perf_counter()
+        training = {
+            "regime": regime,
+            "recipe": recipe.as_dict(),
+            "hyper": run.hyper,
+            "steps": run.steps,
+            "best_step": int(run.best_step[i]),
+            "best_val_loss_during_training": float(run.best_val_loss[i]),
+            "eval_every": recipe.eval_every,
+            "val_curve": [[step, vals[i]] for step, vals in run.val_curve],
+            "seeds_trained_together": list(run.seeds),
+            "train_seconds_note": "wall time of the joint run of all seeds_trained_together, compile included",
+            "compile_seconds": round(run.compile_seconds, 3),
+        }
+        if save_checkpoints:
+            ckpt = checkpoint_dir(out, task, name, seed)
+            save_checkpoint(ckpt, run.params(i), {
+                "model": model, "result_model": name, "hyper": run.hyper, "vocab_size": run.vocab_size,
+                "task": task, "seed": seed, "regime": regime, "steps": run.steps, "best_step": int(run.best_step[i]),
+                "val_loss": float(run.best_val_loss[i]), "checkpoint_rule": CHECKPOINT_RULE,
+                "train_seconds": round(run.wall_seconds, 3), "recipe": recipe.as_dict(), "suite_version": SUITE_VERSION,
+            })
+            training["checkpoint"] = os.fspath(ckpt)
+        result = score_model(
+            run.model(i), task_obj, seed=seed, model_name=name, checkpoint_rule=CHECKPOINT_RULE,
+            train_steps=run.steps, train_seconds=round(run.wall_seconds, 3), parameters=run.parameters,
+        )
+        result["training"] = training
+        path = write_result(result, out)
+        m = result["metrics"]
+        log(f"  seed {seed}: best step {training['best_step']}, val {m['val_loss']:.4f}, "
+            f"excess {m['excess_loss']:.4f}, OOD rule extrapolation {_fmt(m['ood_rule_extrapolation'])} "
+            f"(scored in {time.perf_counter() - t0:.1f} s) -> {path}")
+        results.append(result)
+    return results
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+# --------------------------------------------------------------------------- grid
+def existing_result(out: str | os.PathLike[str], run: GridRun, seed: int) -> tuple[bool, str]:
+    """(is the result of (run, seed) already there and valid?, why not)."""
+    from benchmark.errors import ResultError
+    from benchmark.results import load_result, result_filename
+
+    path = Path(out) / result_filename(run.task, run.result_model, seed)
+    if not path.exists():
+        return False, "missing"
+    try:
+        result = load_result(path)
+    except ResultError as err:
+        return False, f"invalid ({err})"
+    if result["model"] != run.result_model or result["task"] != run.task or result["seed"] != seed:
+        return False, "belongs to another run"
+    if result["manifest"]["train_steps"] != run.planned_steps:
+        return False, f"trained for {result['manifest']['train_steps']} steps, the plan is {run.planned_steps}"
+    if result["checkpoint_rule"] != CHECKPOINT_RULE:
+        return False, f"checkpoint rule {result['checkpoint_rule']!r}"
+    return True, "done"
+
+
+def reproduce(
+    out: str | os.PathLike[str],
+    grid: Sequence[GridRun],
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    *,
+    recipe: Recipe = DEFAULT,
+    progress: bool = True,
+    save_checkpoints: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Runs every (run, seed) of ``grid`` x ``seeds`` whose result is not already in ``out``."""
+    t0 = time.perf_counter()
+    summary: dict[str, Any] = {"trained": [], "skipped": []}
+    for n, run in enumerate(grid, 1):
+        todo = []
+        for seed in seeds:
+            ok, why = existing_result(out, run, seed)
+            if ok:
+                summary["skipped"].append((run.label(), seed))
+                continue
+            todo.append(seed)
+            if why != "missing":
+                log(f"[{n}/{len(grid)}] {run.label()} seed {seed}: redoing, existing result {why}")
+        if not todo:
+            log(f"[{n}/{len(grid)}] {run.label()}: all {len(seeds)} seeds done, skipped")
+            continue
+        log(f"[{n}/{len(grid)}] {run.label()}: seeds {todo}")
+        train_and_score(run.model, run.task, todo, out, steps=run.planned_steps, regime=run.regime, recipe=recipe,
+                        save_checkpoints=save_checkpoints, progress=progress, log=log)
+        summary["trained"].append((run.label(), todo))
+    summary["seconds"] = time.perf_counter() - t0
+    log(f"grid done in {summary['seconds'] / 60:.1f} min: {len(summary['trained'])} runs trained, "
+        f"{len(summary['skipped'])} (run, seed) results already present")
+    return summary
+
+
+def grid_json(grid: Sequence[GridRun]) -> str:
+    return json.dumps([run.__dict__ | {"planned_steps": run.planned_steps} for run in grid], indent=1)

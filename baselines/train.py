@@ -1,0 +1,323 @@
+"""Training: every seed of one (model, task, regime) at once, in compiled code.
+
+One run trains ``S`` seeds together: the parameters and optimizer states of all seeds
+are stacked on a leading axis, and one compiled program serves all seeds. The loop lives
+in compiled code: one call of the compiled *chunk* runs, for every seed,
+``Recipe.eval_every`` (K) updates with ``jax.lax.scan`` (the batch row indices of those K
+steps are the scan inputs; the training array stays resident on the device), then the
+loss on the whole ``val`` split, then keeps (``jnp.where`` over the parameter tree, inside
+the program) the parameters of the lowest ``val_loss`` seen so far. The per-seed program
+is applied to the stacked seeds with ``jax.lax.map`` (default; measured faster on CPU)
+or ``jax.vmap`` (``seed_axis="vmap"``). The host only prepares the next S x K x 128
+indices and updates the progress bar.
+
+Determinism: seed ``s`` initialises from ``jax.random.fold_in(jax.random.key(s), 0)``
+and draws its batch order from ``numpy.random.default_rng(s)`` (a regime's extra batches
+from ``default_rng([s, 1])``); nothing else is random, and no global state is used. A
+seed's numbers do not depend on which other seeds it is trained with (up to float
+reassociation, ~1e-6).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from baselines.data import BatchStream, TaskData, load_task_data, pad_to_multiple
+from baselines.models.registry import count_params, init_states
+from baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
+from baselines.regimes import RegimeData, check_regime, regime_data
+from tasks import PAD, Task, get_task
+
+PyTree = Any
+INIT_STREAM = 0  # fold_in index of the init key
+REGIME_STREAM = 1  # second entry of the regime batch-order seed
+VAL_BATCH = 250  # val rows per forward pass inside the eval (divides the 1,000 val rows)
+
+
+# --------------------------------------------------------------------------- keys
+def init_key(seed: int) -> jax.Array:
+    return jax.random.fold_in(jax.random.key(seed), INIT_STREAM)
+
+
+def init_params(model_name: str, vocab_size: int, seeds: Sequence[int], **hyper: Any) -> tuple[nnx.GraphDef, nnx.State]:
+    """Stacked initial parameters ``[S, ...]`` of ``seeds`` (slice s = that seed alone)."""
+    keys = jnp.stack([init_key(int(s)) for s in seeds])
+    return init_states(model_name, vocab_size, keys, **hyper)
+
+
+# --------------------------------------------------------------------------- loss
+def nll_sum_count(logits_BTV: jax.Array, targets_BT: jax.Array, mask_BT: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(sum of nats over masked targets, number of masked targets), in float32."""
+    logits_BTV = logits_BTV.astype(jnp.float32)
+    logz_BT = jax.nn.logsumexp(logits_BTV, axis=-1)
+    picked_BT = jnp.take_along_axis(logits_BTV, targets_BT[..., None], axis=-1)[..., 0]
+    nll_BT = jnp.where(mask_BT, logz_BT - picked_BT, 0.0)
+    return nll_BT.sum(), mask_BT.sum(dtype=jnp.int32)
+
+
+def sequence_loss(graphdef: nnx.GraphDef, params: nnx.State, tokens_BW: jax.Array, mask_BT: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """(sum, count) of the NLL of ``tokens_BW`` (inputs ``[:, :-1]``, targets ``[:, 1:]``).
+
+    Default mask: every target that is not PAD (i.e. every token after SOS through EOS).
+    """
+    inputs_BT, targets_BT = tokens_BW[:, :-1], tokens_BW[:, 1:]
+    mask_BT = targets_BT != PAD if mask_BT is None else mask_BT
+    logits_BTV = nnx.merge(graphdef, params)(inputs_BT)
+    return nll_sum_count(logits_BTV, targets_BT, mask_BT)
+
+
+def _mean(s: jax.Array, c: jax.Array) -> jax.Array:
+    return s / jnp.maximum(c, 1).astype(jnp.float32)
+
+
+def training_loss(
+    graphdef: nnx.GraphDef,
+    params: nnx.State,
+    tokens_BW: jax.Array,
+    extra_tokens: jax.Array | None = None,
+    extra_mask: jax.Array | None = None,
+    regime_weight: float = 1.0,
+) -> tuple[jax.Array, jax.Array]:
+    """(objective, mean train NLL): mean NLL of the batch, plus ``regime_weight`` x the mean
+    NLL over the completion positions of the regime's extra batch (when given)."""
+    main = _mean(*sequence_loss(graphdef, params, tokens_BW))
+    loss = main
+    if extra_tokens is not None:
+        loss = loss + regime_weight * _mean(*sequence_loss(graphdef, params, extra_tokens, extra_mask))
+    return loss, main
+
+
+def train_step(
+    graphdef: nnx.GraphDef,
+    tx: optax.GradientTransformation,
+    params: nnx.State,
+    opt_state: PyTree,
+    tokens_BW: jax.Array,
+    extra_tokens: jax.Array | None = None,
+    extra_mask: jax.Array | None = None,
+    regime_weight: float = 1.0,
+) -> tuple[nnx.State, PyTree, jax.Array, jax.Array]:
+    """One update of one seed: returns (params, opt_state, objective, gradient global norm
+    before clipping)."""
+    grad_fn = jax.value_and_grad(training_loss, argnums=1, has_aux=True)
+    (loss, _), grads = grad_fn(graphdef, params, tokens_BW, extra_tokens, extra_mask, regime_weight)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss, optax.global_norm(grads)
+
+
+def first_step_stats(model_name: str, vocab_size: int, tokens_BW: np.ndarray, seed: int = 0, recipe: Recipe = DEFAULT, **hyper: Any) -> tuple[float, float]:
+    """(loss, gradient global norm) of the first update of ``seed`` on ``tokens_BW``:
+    the golden values of the regression tests."""
+    graphdef, params = init_params(model_name, vocab_size, [seed], **hyper)
+    params = jax.tree.map(lambda x: x[0], params)
+    tx = recipe.optimizer()
+    fn = jax.jit(partial(train_step, graphdef, tx))
+    _, _, loss, gnorm = fn(params, tx.init(params), jnp.asarray(tokens_BW))
+    return float(loss), float(gnorm)
+
+
+# --------------------------------------------------------------------------- compiled chunk
+def _val_loss(graphdef: nnx.GraphDef, params: nnx.State, val_CBW: jax.Array) -> jax.Array:
+    """Mean NLL of one seed on the whole val split, given as ``[chunks, VAL_BATCH, W]``."""
+    sums, counts = jax.lax.map(lambda tok: sequence_loss(graphdef, params, tok), val_CBW)
+    return sums.sum() / counts.sum().astype(jnp.float32)
+
+
+SEED_AXES: tuple[str, ...] = ("map", "vmap")
+
+
+def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regime_weight: float, has_extra: bool, seed_axis: str = "map"):
+    """The compiled unit, for S stacked seeds: K updates (``lax.scan``), the val loss, and
+    the best-parameters update (``jnp.where``), all in one program.
+
+    ``seed_axis`` says how the per-seed program is applied to the stacked seeds:
+    ``"vmap"`` (``jax.vmap``: batched matmuls over seeds) or ``"map"`` (``jax.lax.map``: the
+    seeds one after another inside the same program, with plain matmuls). Both give one
+    compiled program for all seeds; on the 2-core CPU ``"map"`` measured 10-20% faster per
+    seed-step (scripts/bench_train.py), so it is the default.
+    """
+    if seed_axis not in SEED_AXES:
+        raise ValueError(f"seed_axis must be one of {SEED_AXES}, got {seed_axis!r}")
+
+    def chunk(params, opt_state, best_params, best_val, best_step, step_end, train, idx_SKB, extra_tokens, extra_mask, eidx_SKB, val_CBW):
+        def one_seed(args):
+            p, o, bp, bv, bs, idx_KB, eidx_KB = args
+
+            def body(carry, xs):
+                p, o = carry
+                idx_B, eidx_B = xs
+                if has_extra:
+                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, train[idx_B], extra_tokens[eidx_B], extra_mask[eidx_B], regime_weight)
+                else:
+                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, train[idx_B])
+                return (p, o), (loss, gnorm)
+
+            (p, o), (loss_K, gnorm_K) = jax.lax.scan(body, (p, o), (idx_KB, eidx_KB))
+            val = _val_loss(graphdef, p, val_CBW)
+            better = val < bv  # NaN is never better
+            bp = jax.tree.map(lambda n, b: jnp.where(better, n, b), p, bp)
+            return p, o, bp, jnp.where(better, val, bv), jnp.where(better, step_end, bs), loss_K, gnorm_K, val
+
+        stacked = (params, opt_state, best_params, best_val, best_step, idx_SKB, eidx_SKB)
+        if seed_axis == "vmap":
+            return jax.vmap(one_seed)(stacked)
+        return jax.lax.map(one_seed, stacked)
+
+    return jax.jit(chunk, donate_argnums=(0, 1, 2))
+
+
+# --------------------------------------------------------------------------- result
+@dataclass
+class TrainResult:
+    """What one run returns: per-seed best parameters and the curves that chose them."""
+
+    model_name: str
+    task: str
+    regime: str
+    seeds: tuple[int, ...]
+    hyper: dict[str, Any]
+    recipe: Recipe
+    graphdef: nnx.GraphDef
+    best_params: nnx.State  # leaves [S, ...]
+    best_val_loss: np.ndarray  # [S]
+    best_step: np.ndarray  # [S]
+    steps: int
+    wall_seconds: float
+    compile_seconds: float
+    parameters: int
+    vocab_size: int
+    val_curve: list[tuple[int, list[float]]] = field(default_factory=list)  # (step, val per seed)
+    train_curve: list[tuple[int, list[float]]] = field(default_factory=list)  # (step, mean objective over the chunk)
+    checkpoint_rule: str = CHECKPOINT_RULE
+
+    def params(self, i: int) -> nnx.State:
+        return jax.tree.map(lambda x: x[i], self.best_params)
+
+    def model(self, i: int) -> nnx.Module:
+        """The selected checkpoint of the ``i``-th seed as an NNX module."""
+        return nnx.merge(self.graphdef, self.params(i))
+
+    def models(self) -> list[nnx.Module]:
+        return [self.model(i) for i in range(len(self.seeds))]
+
+
+# --------------------------------------------------------------------------- driver
+def train(
+    model_name: str,
+    task: Task | str,
+    seeds: Sequence[int] = (0,),
+    *,
+    steps: int | None = None,
+    regime: str = "standard",
+    recipe: Recipe = DEFAULT,
+    hyper: dict[str, Any] | None = None,
+    progress: bool = True,
+    data: TaskData | None = None,
+    seed_axis: str = "map",
+) -> TrainResult:
+    """Trains ``seeds`` of ``model_name`` on ``task`` together; see the module docstring.
+
+    ``steps`` defaults to the task's budget (:data:`baselines.recipe.STEPS`). Validation
+    runs after every ``recipe.eval_every`` steps and after the last one. ``seed_axis``:
+    see :func:`make_chunk_fn`.
+    """
+    t_start = time.perf_counter()
+    task = get_task(task) if isinstance(task, str) else task
+    check_regime(regime)
+    hyper = dict(hyper or {})
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
+    steps = steps_for(task.name) if steps is None else int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+
+    data = load_task_data(task) if data is None else data
+    extra: RegimeData | None = regime_data(task, regime)
+    graphdef, params = init_params(model_name, task.vocab_size, seeds, **hyper)
+    tx = recipe.optimizer()
+    opt_state = jax.vmap(tx.init)(params)
+    best_params = jax.tree.map(jnp.copy, params)
+    S = len(seeds)
+    best_val = jnp.full((S,), jnp.inf, jnp.float32)
+    best_step = jnp.zeros((S,), jnp.int32)
+
+    train_dev = jnp.asarray(data.train)
+    val_dev = jnp.asarray(pad_to_multiple(data.val, VAL_BATCH).reshape(-1, VAL_BATCH, data.width))
+    streams = [BatchStream(s, len(data.train), recipe.batch_size) for s in seeds]
+    if extra is not None:
+        extra_tokens, extra_mask = jnp.asarray(extra.tokens), jnp.asarray(extra.mask)
+        extra_streams = [BatchStream([s, REGIME_STREAM], len(extra.tokens), recipe.regime_batch) for s in seeds]
+    else:
+        extra_tokens = extra_mask = None
+        extra_streams = []
+
+    chunk_jit = make_chunk_fn(graphdef, tx, recipe.regime_weight, extra is not None, seed_axis)
+    compiled: dict[int, Any] = {}
+    compile_seconds = 0.0
+    val_curve: list[tuple[int, list[float]]] = []
+    train_curve: list[tuple[int, list[float]]] = []
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        label = model_name if regime == "standard" else f"{model_name}-{regime}"
+        bar = tqdm(total=steps, desc=f"{label}/{task.name} x{S} seeds", unit="step", dynamic_ncols=True, leave=True)
+
+    done = 0
+    try:
+        while done < steps:
+            k = min(recipe.eval_every, steps - done)
+            idx = jnp.asarray(np.stack([st.take(k) for st in streams]))
+            eidx = jnp.asarray(np.stack([st.take(k) for st in extra_streams])) if extra_streams else None
+            args = (params, opt_state, best_params, best_val, best_step, jnp.int32(done + k), train_dev, idx,
+                    extra_tokens, extra_mask, eidx, val_dev)
+            if k not in compiled:
+                t0 = time.perf_counter()
+                compiled[k] = chunk_jit.lower(*args).compile()
+                compile_seconds += time.perf_counter() - t0
+            params, opt_state, best_params, best_val, best_step, loss_SK, _, val_S = compiled[k](*args)
+            done += k
+            val_np = np.asarray(val_S, dtype=np.float64)
+            loss_np = np.asarray(loss_SK, dtype=np.float64)
+            val_curve.append((done, val_np.tolist()))
+            train_curve.append((done, loss_np.mean(axis=1).tolist()))
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss_np[:, -1].mean():.4f}", val=f"{val_np.mean():.4f}",
+                                best=f"{np.asarray(best_val).mean():.4f}", refresh=False)
+                bar.update(k)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    best_params = jax.block_until_ready(best_params)
+    return TrainResult(
+        model_name=model_name,
+        task=task.name,
+        regime=regime,
+        seeds=seeds,
+        hyper=hyper,
+        recipe=recipe,
+        graphdef=graphdef,
+        best_params=best_params,
+        best_val_loss=np.asarray(best_val, dtype=np.float64),
+        best_step=np.asarray(best_step, dtype=np.int64),
+        steps=done,
+        wall_seconds=time.perf_counter() - t_start,
+        compile_seconds=compile_seconds,
+        parameters=count_params(jax.tree.map(lambda x: x[0], best_params)),
+        vocab_size=task.vocab_size,
+        val_curve=val_curve,
+        train_curve=train_curve,
+    )

@@ -1,0 +1,147 @@
+"""``rexbench train`` (one model on one task, all seeds at once) and ``rexbench reproduce``.
+
+Both use JAX's persistent compilation cache (``~/.cache/rexbench/jax``, or
+``$REXBENCH_JAX_CACHE``; set it to ``off`` to disable), so a second run skips most
+compilation. Registering this module also registers the checkpoint loader of
+``rexbench score --model ckpt:PATH`` (:func:`baselines.checkpoint.register_loader`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+CACHE_ENV = "REXBENCH_JAX_CACHE"
+BASELINE_NAMES = ("transformer", "lstm", "linear", "mamba")  # checked against the registry at run time
+
+
+def enable_compilation_cache() -> str | None:
+    """Turns on JAX's persistent compilation cache; returns its directory (None if off)."""
+    where = os.environ.get(CACHE_ENV, "")
+    if where.lower() in ("off", "0", "none", "false"):
+        return None
+    import jax
+
+    path = Path(where).expanduser() if where else Path.home() / ".cache" / "rexbench" / "jax"
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", os.fspath(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return os.fspath(path)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` -> [0..4]; ``"0,2,7"``; ``"3"``; combinations like ``"0-2,5"``."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if hi < lo:
+                    raise ValueError
+                seeds.extend(range(lo, hi + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed list {text!r}; use e.g. 0-4 or 0,1,2") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"invalid seed list {text!r}: seeds must be distinct non-negative integers")
+    return seeds
+
+
+def _register_checkpoint_scheme() -> None:
+    """``ckpt:PATH`` in ``rexbench score --model``; the heavy import happens on use only."""
+    try:
+        from benchmark import loaders
+    except ImportError:  # pragma: no cover - harness absent
+        return
+
+    def lazy(rest, task):
+        from baselines.checkpoint import loaded_model
+
+        return loaded_model(rest, task)
+
+    loaders.MODEL_SCHEMES.setdefault("ckpt", lazy)
+    hooks = getattr(loaders, "PATH_LOADERS", None)
+    if hooks is not None:
+        from baselines.checkpoint import register_loader
+
+        register_loader()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a baseline on a task (all seeds at once), select on val, score, write results")
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(BASELINE_NAMES)}")
+    p.add_argument("--task", required=True, help="a task name (see `rexbench tasks`)")
+    p.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2, 3, 4], help="e.g. 0-4 (default) or 0,3")
+    p.add_argument("--out", type=Path, default=Path("results"), help="results directory (default: results/)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the task's budget in baselines.recipe.STEPS)")
+    p.add_argument("--regime", default="standard", help="standard (default), oracle or adversarial")
+    p.add_argument("--no-checkpoints", action="store_true", help="do not save the selected parameters")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("reproduce", help="train and score the whole baseline grid, skipping results already present")
+    p.add_argument("--quick", action="store_true", help="the reduced grid (anbn, 2 seeds, short budgets; ~10 min on 2 CPU cores)")
+    p.add_argument("--out", type=Path, default=None, help="results directory (default: results/, or results/quick/ with --quick)")
+    p.add_argument("--seeds", type=parse_seeds, default=None, help="override the grid's seeds")
+    p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
+    p.add_argument("--no-checkpoints", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_reproduce)
+    _register_checkpoint_scheme()
+
+
+def _check_names(model: str, task: str, regime: str) -> str | None:
+    from baselines.models.registry import MODELS
+    from baselines.regimes import REGIMES
+    from tasks.registry import TASK_NAMES
+
+    if model not in MODELS:
+        return f"unknown model {model!r}; valid models: {', '.join(MODELS)}"
+    if task not in TASK_NAMES:
+        return f"unknown task {task!r}; valid tasks: {', '.join(TASK_NAMES)}"
+    if regime not in REGIMES:
+        return f"unknown regime {regime!r}; valid regimes: {', '.join(REGIMES)}"
+    if regime != "standard" and model != "transformer":
+        return f"regime {regime!r} is defined for the transformer only"
+    return None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    error = _check_names(args.model, args.task, args.regime)
+    if error is None and args.steps is not None and args.steps < 1:
+        error = f"--steps must be >= 1, got {args.steps}"
+    if error:
+        print(f"rexbench train: {error}", file=sys.stderr)
+        return 2
+    enable_compilation_cache()
+    from baselines.reproduce import train_and_score
+    from benchmark.errors import ModelRefused
+
+    try:
+        train_and_score(args.model, args.task, args.seeds, args.out, steps=args.steps, regime=args.regime,
+                        save_checkpoints=not args.no_checkpoints, progress=not args.no_progress)
+    except ModelRefused as err:
+        print(f"rexbench train: the harness refused the trained model: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from baselines.reproduce import DEFAULT_SEEDS, QUICK_SEEDS, existing_result, full_grid, quick_grid, reproduce
+
+    grid = quick_grid() if args.quick else full_grid()
+    seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
+    out = args.out or (Path("results") / "quick" if args.quick else Path("results"))
+    if args.dry_run:
+        for run in grid:
+            todo = [s for s in seeds if not existing_result(out, run, s)[0]]
+            print(f"{run.label()}: {'to do: seeds ' + ','.join(map(str, todo)) if todo else 'done'}")
+        return 0
+    enable_compilation_cache()
+    reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints)
+    return 0

@@ -1,0 +1,146 @@
+"""Training throughput of the baselines on this machine (prints, asserts nothing).
+
+For each model, at batch 128 on one task's fixed width (default anbn: 66 tokens):
+
+* compile time and steps/s of the fused training loop for a single seed (one compiled
+  ``lax.scan`` over ``--steps`` updates, exactly the code of ``baselines.train``, without
+  the validation pass);
+* the same for ``--seeds`` seeds vmapped in one program, and the speed-up of that over
+  training the seeds one after another (each sequential run pays its own compile only
+  once per process; the figure reported counts one compile for the sequential runs);
+* the cost of one full ``val`` evaluation (1,000 sequences) per seed.
+
+``--curves`` instead runs the recipe (vmapped seeds, validation every K steps) for
+``--curve-steps`` steps and prints excess val loss (val_loss - optimal val loss) per
+checkpoint: the measurements behind ``baselines.recipe.STEPS`` (docs/RECIPE.md).
+
+    python scripts/bench_train.py                      # all four models
+    python scripts/bench_train.py --models transformer lstm --steps 20
+    python scripts/bench_train.py --curves --models lstm --tasks anbn dyck --seeds 3 --curve-steps 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from baselines.data import BatchStream, load_task_data, pad_to_multiple  # noqa: E402
+from baselines.models.registry import MODELS  # noqa: E402
+from baselines.recipe import DEFAULT  # noqa: E402
+from baselines.train import VAL_BATCH, _val_loss, init_params, train, train_step  # noqa: E402
+from tasks import get_split, get_task  # noqa: E402
+
+
+REPEATS = 3  # timings are the median of this many runs (this VM's speed fluctuates)
+
+
+def fused_loop(graphdef, tx):
+    """Single-program training loop over S stacked seeds (no validation)."""
+
+    def run(params, opt_state, train_arr, idx_KSB):
+        def body(carry, idx_SB):
+            p, o = carry
+            p, o, loss, _ = jax.vmap(lambda p, o, i: train_step(graphdef, tx, p, o, train_arr[i]))(p, o, idx_SB)
+            return (p, o), loss
+
+        return jax.lax.scan(body, (params, opt_state), idx_KSB)
+
+    return jax.jit(run)
+
+
+def time_seeds(name: str, data, seeds: list[int], steps: int) -> tuple[float, float]:
+    """(compile seconds, seconds per step) of ``seeds`` trained together."""
+    graphdef, params = init_params(name, data.vocab_size, seeds)
+    tx = DEFAULT.optimizer()
+    opt_state = jax.vmap(tx.init)(params)
+    streams = [BatchStream(s, len(data.train), DEFAULT.batch_size) for s in seeds]
+    idx = jnp.asarray(np.stack([s.take(steps) for s in streams], axis=1))
+    train_arr = jnp.asarray(data.train)
+    run = fused_loop(graphdef, tx)
+    t0 = time.perf_counter()
+    compiled = run.lower(params, opt_state, train_arr, idx).compile()
+    t_compile = time.perf_counter() - t0
+    jax.block_until_ready(compiled(params, opt_state, train_arr, idx))  # warm-up
+    times = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(params, opt_state, train_arr, idx))
+        times.append(time.perf_counter() - t0)
+    return t_compile, float(np.median(times)) / steps
+
+
+def time_eval(name: str, data) -> float:
+    graphdef, params = init_params(name, data.vocab_size, [0])
+    params = jax.tree.map(lambda x: x[0], params)
+    val = jnp.asarray(pad_to_multiple(data.val, VAL_BATCH).reshape(-1, VAL_BATCH, data.width))
+    fn = jax.jit(lambda p, v: _val_loss(graphdef, p, v))
+    jax.block_until_ready(fn(params, val))
+    times = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(params, val))
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def bench(args: argparse.Namespace) -> None:
+    task = get_task(args.task)
+    data = load_task_data(task)
+    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}, {os.cpu_count()} CPUs; task {task.name}, "
+          f"width {data.width} tokens, batch {DEFAULT.batch_size}, {args.steps} fused steps\n")
+    header = ("model", "compile 1 seed", "ms/step 1 seed", "steps/s", f"compile x{args.seeds}",
+              f"ms/step x{args.seeds}", "vmap speed-up", "val eval/seed")
+    print(" | ".join(header))
+    print(" | ".join("-" * len(h) for h in header))
+    for name in args.models:
+        c1, s1 = time_seeds(name, data, [0], args.steps)
+        cs, ss = time_seeds(name, data, list(range(args.seeds)), args.steps)
+        ev = time_eval(name, data)
+        # Sequential: one compile (same shapes) + S runs; vmapped: one compile + one run.
+        total_steps = args.steps
+        sequential = c1 + args.seeds * s1 * total_steps
+        vmapped = cs + ss * total_steps
+        print(f"{name} | {c1:.1f} s | {s1 * 1e3:.1f} | {1 / s1:.2f} | {cs:.1f} s | {ss * 1e3:.1f} | "
+              f"{args.seeds * s1 / ss:.2f}x per step ({sequential / vmapped:.2f}x incl. compile, {total_steps} steps) | "
+              f"{ev:.2f} s", flush=True)
+
+
+def curves(args: argparse.Namespace) -> None:
+    seeds = list(range(args.seeds))
+    for task_name in args.tasks:
+        task = get_task(task_name)
+        s, c = task.nll_sum_count(get_split(task, "val").words)
+        opt = s / c
+        for name in args.models:
+            r = train(name, task, seeds, steps=args.curve_steps, progress=not args.quiet)
+            print(f"\n{name} on {task_name}: optimal val {opt:.5f}; {r.wall_seconds:.0f} s wall "
+                  f"({r.compile_seconds:.1f} s compile), {len(seeds)} seeds; best steps {r.best_step.tolist()}")
+            print("step | excess val (mean over seeds) | min | max")
+            for step, vals in r.val_curve:
+                ex = np.asarray(vals) - opt
+                print(f"{step} | {ex.mean():.4f} | {ex.min():.4f} | {ex.max():.4f}", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--task", default="anbn")
+    p.add_argument("--steps", type=int, default=20, help="fused steps per timing")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--curves", action="store_true", help="print validation curves instead of timings")
+    p.add_argument("--tasks", nargs="+", default=["anbn", "dyck"])
+    p.add_argument("--curve-steps", type=int, default=2000)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args()
+    curves(args) if args.curves else bench(args)
+
+
+if __name__ == "__main__":
+    main()
