@@ -112,7 +112,7 @@ def train_step(
     grad_fn = jax.value_and_grad(training_loss, argnums=1, has_aux=True)
     (loss, _), grads = grad_fn(graphdef, params, tokens_BW, extra_tokens, extra_mask, regime_weight)
     updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss, optax.global_norm(grads)
+    return optax.apply_updates(params, updates), opt_state, loss, optax.tree.norm(grads)
 
 
 def first_step_stats(model_name: str, vocab_size: int, tokens_BW: np.ndarray, seed: int = 0, recipe: Recipe = DEFAULT, **hyper: Any) -> tuple[float, float]:

@@ -1,0 +1,100 @@
+"""``rexbench train`` end to end, checkpoint re-scoring, and ``reproduce`` resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from baselines import reproduce as rp
+from baselines.checkpoint import load_checkpoint
+from benchmark.cli import main
+from benchmark.results import load_result
+from tasks import get_split
+
+E2E_MODEL = "linear"  # the cheapest baseline: the pipeline is what is under test here
+
+
+@pytest.fixture(autouse=True)
+def _no_persistent_cache(monkeypatch):
+    monkeypatch.setenv("REXBENCH_JAX_CACHE", "off")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REXBENCH_JAX_CACHE", "off")
+        rc = main(["train", "--model", E2E_MODEL, "--task", "anbn", "--steps", "30", "--seeds", "0-1",
+                   "--out", str(out), "--no-progress"])
+    assert rc == 0
+    return out
+
+
+def test_train_writes_valid_results(trained) -> None:
+    for seed in (0, 1):
+        result = load_result(trained / f"anbn__{E2E_MODEL}__seed{seed}.json")
+        assert result["model"] == E2E_MODEL and result["seed"] == seed
+        assert result["checkpoint_rule"] == "min_val_loss"
+        assert result["manifest"]["train_steps"] == 30 and result["manifest"]["train_seconds"] > 0
+        assert result["manifest"]["parameters"] > 0
+        t = result["training"]
+        assert t["steps"] == 30 and t["best_step"] == 30  # one validation, after the last step
+        assert t["seeds_trained_together"] == [0, 1]
+        # The scored model is the kept checkpoint: its val loss is the selected one.
+        assert abs(result["metrics"]["val_loss"] - t["best_val_loss_during_training"]) < 1e-5
+
+
+def test_checkpoint_reloads_and_rescores(trained, tmp_path) -> None:
+    ckpt = trained / "checkpoints" / f"anbn__{E2E_MODEL}__seed1"
+    meta = json.loads((ckpt / "checkpoint.json").read_text())
+    assert meta["model"] == E2E_MODEL and meta["task"] == "anbn" and meta["seed"] == 1 and meta["steps"] == 30
+    model = load_checkpoint(ckpt)
+    logits = np.asarray(model(get_split("anbn", "val").tokens(66)[:4]))
+    assert logits.shape == (4, 66, 5) and np.isfinite(logits).all()
+    rc = main(["score", "--model", f"ckpt:{ckpt}", "--task", "anbn", "--seed", "1", "--out", str(tmp_path)])
+    assert rc == 0
+    again = load_result(tmp_path / f"anbn__{E2E_MODEL}__seed1.json")
+    first = load_result(trained / f"anbn__{E2E_MODEL}__seed1.json")
+    assert again["metrics"] == first["metrics"]
+    assert again["manifest"]["train_steps"] == 30 and again["checkpoint_rule"] == "min_val_loss"
+
+
+def test_unknown_names_exit_nonzero(capsys) -> None:
+    assert main(["train", "--model", "gpt5", "--task", "anbn", "--out", "unused"]) != 0
+    assert "valid models: transformer, lstm, linear, mamba" in capsys.readouterr().err
+    assert main(["train", "--model", "lstm", "--task", "anbm", "--out", "unused"]) != 0
+    assert "valid tasks: anbn, anbncn, ban, bban, dyck, csdyck" in capsys.readouterr().err
+    assert main(["train", "--model", "lstm", "--task", "anbn", "--regime", "x", "--out", "unused"]) != 0
+    assert "valid regimes" in capsys.readouterr().err
+
+
+def test_reproduce_skips_finished_runs(tmp_path, monkeypatch) -> None:
+    grid = [rp.GridRun("anbn", E2E_MODEL, steps=10)]
+    rp.reproduce(tmp_path, grid, seeds=(0,), progress=False, save_checkpoints=False, log=lambda s: None)
+    assert load_result(tmp_path / f"anbn__{E2E_MODEL}__seed0.json")["manifest"]["train_steps"] == 10
+
+    calls = []
+    monkeypatch.setattr(rp, "train_and_score", lambda *a, **k: calls.append((a, k)))
+    summary = rp.reproduce(tmp_path, grid, seeds=(0, 1), progress=False, log=lambda s: None)
+    assert [a[2] for a, _ in calls] == [[1]]  # seed 0 exists and validates: only seed 1 is trained
+    assert summary["skipped"] == [(grid[0].label(), 0)]
+
+    calls.clear()
+    (tmp_path / f"anbn__{E2E_MODEL}__seed0.json").write_text("{truncated")  # an interrupted/corrupt file is redone
+    rp.reproduce(tmp_path, grid, seeds=(0,), progress=False, log=lambda s: None)
+    assert [a[2] for a, _ in calls] == [[0]]
+
+    calls.clear()  # a result trained for another budget is not this run's
+    rp.reproduce(tmp_path, [rp.GridRun("anbn", E2E_MODEL, steps=20)], seeds=(0,), progress=False, log=lambda s: None)
+    assert [a[2] for a, _ in calls] == [[0]]
+
+
+def test_grids() -> None:
+    full = rp.full_grid()
+    assert len(full) == 6 * 4 + 2
+    assert {(r.task, r.model) for r in full if r.regime == "standard"} == {
+        (t, m) for t in rp.TASK_ORDER for m in rp.BASELINES}
+    assert {r.result_model for r in full if r.regime != "standard"} == {"transformer-oracle", "transformer-adversarial"}
+    assert all(r.steps is not None for r in rp.quick_grid())
