@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.commands.tasks",
     "benchmark.commands.score",
     "benchmark.commands.leaderboard",
+    "benchmark.commands.demo",
     "benchmark.commands.train",
 )
 
