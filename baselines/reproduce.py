@@ -39,6 +39,16 @@ QUICK_SEEDS: tuple[int, ...] = (0, 1)
 QUICK_STEPS: dict[str, int] = {"transformer": 200, "lstm": 200, "linear": 200, "mamba": 100}
 
 
+# Measured on the 2-core reference CPU (docs/RECIPE.md): seconds per seed-step of training
+# (validation every 50 steps included) and seconds to score one trained seed on anbn;
+# tasks with thousands of OOD prompts (dyck, csdyck) score ~2.5x slower. Used only for
+# the time estimate that `rexbench reproduce` prints.
+SECONDS_PER_SEED_STEP: dict[str, float] = {"transformer": 0.080, "lstm": 0.043, "linear": 0.002, "mamba": 0.21}
+SCORE_SECONDS_PER_SEED: dict[str, float] = {"transformer": 8.0, "lstm": 1.5, "linear": 1.0, "mamba": 8.0}
+SCORE_TASK_FACTOR: dict[str, float] = {"dyck": 2.5, "csdyck": 2.5}
+RUN_OVERHEAD_SECONDS = 12.0  # compile + first scoring call of a (model, task)
+
+
 @dataclass(frozen=True)
 class GridRun:
     """One (task, model, regime) of the grid; ``steps`` None = the task's budget."""
@@ -73,6 +83,18 @@ def quick_grid() -> list[GridRun]:
     runs = [GridRun(task, model, steps=QUICK_STEPS[model]) for task in QUICK_TASKS for model in BASELINES]
     runs += [GridRun("anbn", "transformer", regime, steps=QUICK_STEPS["transformer"]) for regime in ("oracle", "adversarial")]
     return runs
+
+
+def estimate_seconds(grid: Sequence[GridRun], seeds: Sequence[int]) -> float:
+    """Rough wall time of ``grid`` x ``seeds`` on the reference CPU (see the constants above)."""
+    total = 0.0
+    for run in grid:
+        n = len(seeds)
+        extra = 1.1 if run.regime != "standard" else 1.0  # the regime batch
+        total += n * run.planned_steps * SECONDS_PER_SEED_STEP.get(run.model, 0.1) * extra
+        total += n * SCORE_SECONDS_PER_SEED.get(run.model, 10.0) * SCORE_TASK_FACTOR.get(run.task, 1.0)
+        total += RUN_OVERHEAD_SECONDS
+    return total
 
 
 # --------------------------------------------------------------------------- one run
@@ -185,6 +207,9 @@ def reproduce(
     """Runs every (run, seed) of ``grid`` x ``seeds`` whose result is not already in ``out``."""
     t0 = time.perf_counter()
     summary: dict[str, Any] = {"trained": [], "skipped": []}
+    todo_runs = [r for r in grid if any(not existing_result(out, r, s)[0] for s in seeds)]
+    log(f"{len(todo_runs)} of {len(grid)} runs to do; estimated {estimate_seconds(todo_runs, seeds) / 60:.0f} min "
+        f"on the 2-core reference CPU (fewer if some seeds are done)")
     for n, run in enumerate(grid, 1):
         todo = []
         for seed in seeds:

@@ -5,9 +5,10 @@ For each model, at batch 128 on one task's fixed width (default anbn: 66 tokens)
 * compile time and steps/s of the fused training loop for a single seed (one compiled
   ``lax.scan`` over ``--steps`` updates, exactly the code of ``baselines.train``, without
   the validation pass);
-* the same for ``--seeds`` seeds vmapped in one program, and the speed-up of that over
-  training the seeds one after another (each sequential run pays its own compile only
-  once per process; the figure reported counts one compile for the sequential runs);
+* the same for ``--seeds`` seeds in one program, with the seeds applied by ``jax.vmap``
+  and by ``jax.lax.map`` (the default of ``baselines.train``), and the speed-up of each
+  over training the seeds one after another (per step, and including compilation: the
+  sequential runs pay one compile per run, as separate ``rexbench train`` calls would);
 * the cost of one full ``val`` evaluation (1,000 sequences) per seed.
 
 ``--curves`` instead runs the recipe (vmapped seeds, validation every K steps) for
@@ -41,29 +42,35 @@ from tasks import get_split, get_task  # noqa: E402
 REPEATS = 3  # timings are the median of this many runs (this VM's speed fluctuates)
 
 
-def fused_loop(graphdef, tx):
-    """Single-program training loop over S stacked seeds (no validation)."""
+def fused_loop(graphdef, tx, seed_axis: str):
+    """Single-program training loop over S stacked seeds (no validation), as in baselines.train."""
 
-    def run(params, opt_state, train_arr, idx_KSB):
-        def body(carry, idx_SB):
-            p, o = carry
-            p, o, loss, _ = jax.vmap(lambda p, o, i: train_step(graphdef, tx, p, o, train_arr[i]))(p, o, idx_SB)
-            return (p, o), loss
+    def run(params, opt_state, train_arr, idx_SKB):
+        def one_seed(args):
+            p, o, idx_KB = args
 
-        return jax.lax.scan(body, (params, opt_state), idx_KSB)
+            def body(carry, idx_B):
+                p, o = carry
+                p, o, loss, _ = train_step(graphdef, tx, p, o, train_arr[idx_B])
+                return (p, o), loss
+
+            return jax.lax.scan(body, (p, o), idx_KB)
+
+        stacked = (params, opt_state, idx_SKB)
+        return jax.vmap(one_seed)(stacked) if seed_axis == "vmap" else jax.lax.map(one_seed, stacked)
 
     return jax.jit(run)
 
 
-def time_seeds(name: str, data, seeds: list[int], steps: int) -> tuple[float, float]:
+def time_seeds(name: str, data, seeds: list[int], steps: int, seed_axis: str = "map") -> tuple[float, float]:
     """(compile seconds, seconds per step) of ``seeds`` trained together."""
     graphdef, params = init_params(name, data.vocab_size, seeds)
     tx = DEFAULT.optimizer()
     opt_state = jax.vmap(tx.init)(params)
     streams = [BatchStream(s, len(data.train), DEFAULT.batch_size) for s in seeds]
-    idx = jnp.asarray(np.stack([s.take(steps) for s in streams], axis=1))
+    idx = jnp.asarray(np.stack([s.take(steps) for s in streams]))
     train_arr = jnp.asarray(data.train)
-    run = fused_loop(graphdef, tx)
+    run = fused_loop(graphdef, tx, seed_axis)
     t0 = time.perf_counter()
     compiled = run.lower(params, opt_state, train_arr, idx).compile()
     t_compile = time.perf_counter() - t0
@@ -95,21 +102,26 @@ def bench(args: argparse.Namespace) -> None:
     data = load_task_data(task)
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}, {os.cpu_count()} CPUs; task {task.name}, "
           f"width {data.width} tokens, batch {DEFAULT.batch_size}, {args.steps} fused steps\n")
-    header = ("model", "compile 1 seed", "ms/step 1 seed", "steps/s", f"compile x{args.seeds}",
-              f"ms/step x{args.seeds}", "vmap speed-up", "val eval/seed")
+    S = args.seeds
+    header = ("model", "compile", "ms/step (1 seed)", "steps/s", f"ms/seed-step x{S} map", f"x{S} map speed-up",
+              f"ms/seed-step x{S} vmap", f"x{S} vmap speed-up", "val eval/seed", "load avg")
     print(" | ".join(header))
     print(" | ".join("-" * len(h) for h in header))
     for name in args.models:
+        load0 = os.getloadavg()[0]
         c1, s1 = time_seeds(name, data, [0], args.steps)
-        cs, ss = time_seeds(name, data, list(range(args.seeds)), args.steps)
+        cm, sm = time_seeds(name, data, list(range(S)), args.steps, "map")
+        cv, sv = time_seeds(name, data, list(range(S)), args.steps, "vmap")
         ev = time_eval(name, data)
-        # Sequential: one compile (same shapes) + S runs; vmapped: one compile + one run.
-        total_steps = args.steps
-        sequential = c1 + args.seeds * s1 * total_steps
-        vmapped = cs + ss * total_steps
-        print(f"{name} | {c1:.1f} s | {s1 * 1e3:.1f} | {1 / s1:.2f} | {cs:.1f} s | {ss * 1e3:.1f} | "
-              f"{args.seeds * s1 / ss:.2f}x per step ({sequential / vmapped:.2f}x incl. compile, {total_steps} steps) | "
-              f"{ev:.2f} s", flush=True)
+        n = args.budget_steps  # speed-up including compilation, for a run of this many steps
+        sequential = S * (c1 + s1 * n)
+
+        def speedup(c: float, s_: float) -> str:
+            return f"{S * s1 / s_:.2f}x ({sequential / (c + s_ * n):.2f}x incl. compile)"
+
+        print(f"{name} | {c1:.1f} s | {s1 * 1e3:.1f} | {1 / s1:.2f} | {sm / S * 1e3:.1f} | {speedup(cm, sm)} | "
+              f"{sv / S * 1e3:.1f} | {speedup(cv, sv)} | {ev:.2f} s | {load0:.1f}-{os.getloadavg()[0]:.1f}", flush=True)
+    print(f"\n'incl. compile': {S} sequential runs of {args.budget_steps} steps, one compile each, vs one joint run")
 
 
 def curves(args: argparse.Namespace) -> None:
@@ -133,6 +145,7 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--task", default="anbn")
     p.add_argument("--steps", type=int, default=20, help="fused steps per timing")
+    p.add_argument("--budget-steps", type=int, default=250, help="run length for the speed-up incl. compile")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--curves", action="store_true", help="print validation curves instead of timings")
     p.add_argument("--tasks", nargs="+", default=["anbn", "dyck"])

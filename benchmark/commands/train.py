@@ -132,7 +132,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from baselines.reproduce import DEFAULT_SEEDS, QUICK_SEEDS, existing_result, full_grid, quick_grid, reproduce
+    from baselines.reproduce import (
+        DEFAULT_SEEDS, QUICK_SEEDS, estimate_seconds, existing_result, full_grid, quick_grid, reproduce,
+    )
 
     grid = quick_grid() if args.quick else full_grid()
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
@@ -141,6 +143,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for run in grid:
             todo = [s for s in seeds if not existing_result(out, run, s)[0]]
             print(f"{run.label()}: {'to do: seeds ' + ','.join(map(str, todo)) if todo else 'done'}")
+        print(f"whole grid: about {estimate_seconds(grid, seeds) / 60:.0f} min on the 2-core reference CPU")
         return 0
     enable_compilation_cache()
     reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints)
