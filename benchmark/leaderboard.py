@@ -175,7 +175,9 @@ def render(results: list[dict], figures: dict[str, str] | None = None) -> str:
         "",
         "Reproduce every row: `rexbench reproduce` (trained baselines, seeds 0–4) and "
         "`rexbench score --model oracle-keep|oracle-break|uniform --task all --seed S --out results/` "
-        "for S in 0–4 (reference rows), then `rexbench leaderboard`.",
+        "for S in 0–4 (reference rows), then `rexbench leaderboard`. Each row's training steps, "
+        "best step and validation curve are in its result files (`manifest.train_steps`, `training`); "
+        "`rexbench train --model M --task T --seeds 0-4 --steps N` retrains a row exactly.",
         "",
         "## Rule extrapolation across tasks",
         "",
