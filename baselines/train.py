@@ -7,9 +7,9 @@ in compiled code: one call of the compiled *chunk* runs, for every seed,
 steps are the scan inputs; the training array stays resident on the device), then the
 loss on the whole ``val`` split, then keeps (``jnp.where`` over the parameter tree, inside
 the program) the parameters of the lowest ``val_loss`` seen so far. The per-seed program
-is applied to the stacked seeds with ``jax.lax.map`` (default; measured faster on CPU)
-or ``jax.vmap`` (``seed_axis="vmap"``). The host only prepares the next S x K x 128
-indices and updates the progress bar.
+is applied to the stacked seeds with ``jax.lax.map`` (default on CPU, where it measured
+faster) or ``jax.vmap`` (default on accelerators; ``seed_axis`` chooses). The host only
+prepares the next S x K x 128 indices and updates the progress bar.
 
 Determinism: seed ``s`` initialises from ``jax.random.fold_in(jax.random.key(s), 0)``
 and draws its batch order from ``numpy.random.default_rng(s)`` (a regime's extra batches
@@ -133,21 +133,30 @@ def _val_loss(graphdef: nnx.GraphDef, params: nnx.State, val_CBW: jax.Array) -> 
     return sums.sum() / counts.sum().astype(jnp.float32)
 
 
-SEED_AXES: tuple[str, ...] = ("map", "vmap")
+SEED_AXES: tuple[str, ...] = ("auto", "map", "vmap")
 
 
-def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regime_weight: float, has_extra: bool, seed_axis: str = "map"):
+def resolve_seed_axis(seed_axis: str) -> str:
+    """``"auto"``: ``"map"`` on CPU (measured faster there), ``"vmap"`` on accelerators."""
+    if seed_axis not in SEED_AXES:
+        raise ValueError(f"seed_axis must be one of {SEED_AXES}, got {seed_axis!r}")
+    if seed_axis == "auto":
+        return "map" if jax.default_backend() == "cpu" else "vmap"
+    return seed_axis
+
+
+def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regime_weight: float, has_extra: bool, seed_axis: str = "auto"):
     """The compiled unit, for S stacked seeds: K updates (``lax.scan``), the val loss, and
     the best-parameters update (``jnp.where``), all in one program.
 
     ``seed_axis`` says how the per-seed program is applied to the stacked seeds:
     ``"vmap"`` (``jax.vmap``: batched matmuls over seeds) or ``"map"`` (``jax.lax.map``: the
     seeds one after another inside the same program, with plain matmuls). Both give one
-    compiled program for all seeds; on the 2-core CPU ``"map"`` measured 10-20% faster per
-    seed-step (scripts/bench_train.py), so it is the default.
+    compiled program for all seeds; on the 2-core CPU ``"map"`` measured 5-30% faster per
+    seed-step than ``"vmap"`` (scripts/bench_train.py), so ``"auto"`` picks it there and
+    ``"vmap"`` on accelerators.
     """
-    if seed_axis not in SEED_AXES:
-        raise ValueError(f"seed_axis must be one of {SEED_AXES}, got {seed_axis!r}")
+    seed_axis = resolve_seed_axis(seed_axis)
 
     def chunk(params, opt_state, best_params, best_val, best_step, step_end, train, idx_SKB, extra_tokens, extra_mask, eidx_SKB, val_CBW):
         def one_seed(args):
@@ -223,7 +232,7 @@ def train(
     hyper: dict[str, Any] | None = None,
     progress: bool = True,
     data: TaskData | None = None,
-    seed_axis: str = "map",
+    seed_axis: str = "auto",
 ) -> TrainResult:
     """Trains ``seeds`` of ``model_name`` on ``task`` together; see the module docstring.
 

@@ -6,7 +6,7 @@ For each model, at batch 128 on one task's fixed width (default anbn: 66 tokens)
   ``lax.scan`` over ``--steps`` updates, exactly the code of ``baselines.train``, without
   the validation pass);
 * the same for ``--seeds`` seeds in one program, with the seeds applied by ``jax.vmap``
-  and by ``jax.lax.map`` (the default of ``baselines.train``), and the speed-up of each
+  and by ``jax.lax.map`` (the CPU default of ``baselines.train``), and the speed-up of each
   over training the seeds one after another (per step, and including compilation: the
   sequential runs pay one compile per run, as separate ``rexbench train`` calls would);
 * the cost of one full ``val`` evaluation (1,000 sequences) per seed.
