@@ -7,7 +7,9 @@ the manifest should record). In order:
    other code may register more, e.g. trained baselines): ``loader(task)``;
 2. ``SCHEME:REST`` with ``SCHEME`` in :data:`MODEL_SCHEMES` (empty here; e.g. a
    checkpoint loader may register ``"ckpt"``): ``loader(REST, task)``;
-3. ``module.path:factory``: imports the module (the current directory is put on
+3. a **directory holding a ``checkpoint.json``** (a trained baseline's checkpoint, as
+   written by ``rexbench train``): the same as ``ckpt:PATH``;
+4. ``module.path:factory``: imports the module (the current directory is put on
    ``sys.path``) and calls ``factory(task.vocab_size)``, which may return any model kind
    accepted by :func:`benchmark.protocol.as_model`, or a :class:`LoadedModel`.
 """
@@ -53,7 +55,7 @@ MODEL_SCHEMES: dict[str, Callable[[str, Task], LoadedModel]] = {}
 def valid_models_message() -> str:
     names = ", ".join(sorted(MODEL_LOADERS))
     schemes = "".join(f", {s}:..." for s in sorted(MODEL_SCHEMES))
-    return f"valid models: {names}{schemes}, or module.path:factory (factory(vocab_size) -> model)"
+    return f"valid models: {names}{schemes}, a checkpoint directory, or module.path:factory (factory(vocab_size) -> model)"
 
 
 def load_model(spec: str, task: Task) -> LoadedModel:
@@ -63,6 +65,8 @@ def load_model(spec: str, task: Task) -> LoadedModel:
     scheme, sep, rest = spec.partition(":")
     if sep and scheme in MODEL_SCHEMES:
         return MODEL_SCHEMES[scheme](rest, task)
+    if os.path.isfile(os.path.join(spec, "checkpoint.json")) and "ckpt" in MODEL_SCHEMES:
+        return MODEL_SCHEMES["ckpt"](spec, task)
     if not sep or not scheme or not rest:
         raise UnknownModelError(f"unknown model {spec!r}; {valid_models_message()}")
     if os.getcwd() not in sys.path:

@@ -17,6 +17,7 @@ checkpoint: the measurements behind ``baselines.recipe.STEPS`` (docs/RECIPE.md).
 
     python scripts/bench_train.py                      # all four models
     python scripts/bench_train.py --models transformer lstm --steps 20
+    python scripts/bench_train.py --models mamba --seeds 1 --hyper d_state=16 d_model=64
     python scripts/bench_train.py --curves --models lstm --tasks anbn dyck --seeds 3 --curve-steps 2000
 """
 
@@ -62,9 +63,9 @@ def fused_loop(graphdef, tx, seed_axis: str):
     return jax.jit(run)
 
 
-def time_seeds(name: str, data, seeds: list[int], steps: int, seed_axis: str = "map") -> tuple[float, float]:
+def time_seeds(name: str, data, seeds: list[int], steps: int, seed_axis: str = "map", **hyper) -> tuple[float, float]:
     """(compile seconds, seconds per step) of ``seeds`` trained together."""
-    graphdef, params = init_params(name, data.vocab_size, seeds)
+    graphdef, params = init_params(name, data.vocab_size, seeds, **hyper)
     tx = DEFAULT.optimizer()
     opt_state = jax.vmap(tx.init)(params)
     streams = [BatchStream(s, len(data.train), DEFAULT.batch_size) for s in seeds]
@@ -83,8 +84,8 @@ def time_seeds(name: str, data, seeds: list[int], steps: int, seed_axis: str = "
     return t_compile, float(np.median(times)) / steps
 
 
-def time_eval(name: str, data) -> float:
-    graphdef, params = init_params(name, data.vocab_size, [0])
+def time_eval(name: str, data, **hyper) -> float:
+    graphdef, params = init_params(name, data.vocab_size, [0], **hyper)
     params = jax.tree.map(lambda x: x[0], params)
     val = jnp.asarray(pad_to_multiple(data.val, VAL_BATCH).reshape(-1, VAL_BATCH, data.width))
     fn = jax.jit(lambda p, v: _val_loss(graphdef, p, v))
@@ -101,7 +102,8 @@ def bench(args: argparse.Namespace) -> None:
     task = get_task(args.task)
     data = load_task_data(task)
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}, {os.cpu_count()} CPUs; task {task.name}, "
-          f"width {data.width} tokens, batch {DEFAULT.batch_size}, {args.steps} fused steps\n")
+          f"width {data.width} tokens, batch {DEFAULT.batch_size}, {args.steps} fused steps"
+          f"{f', model overrides {args.hyper}' if args.hyper else ''}\n")
     S = args.seeds
     header = ("model", "compile", "ms/step (1 seed)", "steps/s", f"ms/seed-step x{S} map", f"x{S} map speed-up",
               f"ms/seed-step x{S} vmap", f"x{S} vmap speed-up", "val eval/seed", "load avg")
@@ -109,10 +111,10 @@ def bench(args: argparse.Namespace) -> None:
     print(" | ".join("-" * len(h) for h in header))
     for name in args.models:
         load0 = os.getloadavg()[0]
-        c1, s1 = time_seeds(name, data, [0], args.steps)
-        cm, sm = time_seeds(name, data, list(range(S)), args.steps, "map")
-        cv, sv = time_seeds(name, data, list(range(S)), args.steps, "vmap")
-        ev = time_eval(name, data)
+        c1, s1 = time_seeds(name, data, [0], args.steps, **args.hyper)
+        cm, sm = time_seeds(name, data, list(range(S)), args.steps, "map", **args.hyper)
+        cv, sv = time_seeds(name, data, list(range(S)), args.steps, "vmap", **args.hyper)
+        ev = time_eval(name, data, **args.hyper)
         n = args.budget_steps  # speed-up including compilation, for a run of this many steps
         sequential = S * (c1 + s1 * n)
 
@@ -151,7 +153,13 @@ def main() -> None:
     p.add_argument("--tasks", nargs="+", default=["anbn", "dyck"])
     p.add_argument("--curve-steps", type=int, default=2000)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--hyper", nargs="*", default=[], metavar="KEY=INT",
+                   help="model constructor overrides, e.g. --models mamba --hyper d_state=16 d_model=64")
     args = p.parse_args()
+    try:
+        args.hyper = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.hyper)}
+    except ValueError:
+        p.error(f"--hyper takes KEY=INT pairs, got {args.hyper}")
     curves(args) if args.curves else bench(args)
 
 

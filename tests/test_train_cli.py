@@ -59,6 +59,10 @@ def test_checkpoint_reloads_and_rescores(trained, tmp_path) -> None:
     first = load_result(trained / f"anbn__{E2E_MODEL}__seed1.json")
     assert again["metrics"] == first["metrics"]
     assert again["manifest"]["train_steps"] == 30 and again["checkpoint_rule"] == "min_val_loss"
+    # A bare checkpoint directory is the same model as ckpt:PATH.
+    bare = tmp_path / "bare"
+    assert main(["score", "--model", str(ckpt), "--task", "anbn", "--seed", "1", "--out", str(bare)]) == 0
+    assert load_result(bare / f"anbn__{E2E_MODEL}__seed1.json")["metrics"] == first["metrics"]
 
 
 def test_unknown_names_exit_nonzero(capsys) -> None:
