@@ -151,8 +151,9 @@ class Mamba(nnx.Module):
     Defaults (d_model 68, expand 2, d_state 8, d_conv 4, dt_rank 5, 3 layers)
     give 100,917 parameters at V=5. The state size is 8 rather than Mamba's usual 16:
     on the 2-core reference CPU the [B,E,N] recurrence dominates the step time, and
-    N=8 (with d_model 64 -> 68 to stay at ~100k parameters) measured 117 ms per
-    training step at batch 128 and 66 tokens against 194 ms for N=16 (docs/RECIPE.md). ``scan_impl``: "associative"
+    N=8 (with d_model 64 -> 68 to stay at ~100k parameters) measured 125-130 ms per
+    training step at batch 128 and 66 tokens against 200-238 ms for N=16
+    (scripts/bench_train.py; docs/RECIPE.md). ``scan_impl``: "associative"
     (``jax.lax.associative_scan``), "sequential" (fused ``jax.lax.scan``) or
     "auto" (sequential on CPU, associative elsewhere); all agree to ~1e-6. `max_len` is accepted for interface
     uniformity; the recurrence has no length limit.
