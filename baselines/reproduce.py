@@ -127,7 +127,7 @@ def train_and_score(
     task_obj = get_task(task)
     name = result_model_name(model, regime)
     run = train(model, task_obj, seeds, steps=steps, regime=regime, recipe=recipe, progress=progress)
-    log(f"trained {name} on {task}: {run.steps} steps x {len(run.seeds)} seeds in {run.wall_seconds:.1f} s "
+    log(f"trained {name} ({run.parameters:,} parameters) on {task}: {run.steps} steps x {len(run.seeds)} seeds in {run.wall_seconds:.1f} s "
         f"({run.compile_seconds:.1f} s compiling)")
     results = []
     for i, seed in enumerate(run.seeds):
