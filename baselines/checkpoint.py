@@ -17,8 +17,9 @@ per save); see docs/RECIPE.md.
 
 :func:`load_checkpoint` rebuilds the module (``nnx.eval_shape`` of the registry
 constructor, then the stored values; every parameter must be present with its shape).
-:func:`register_loader` plugs checkpoints into ``rexbench score --model``: as the scheme
-``ckpt:PATH`` and, where the harness offers a path hook, as a bare directory path.
+:func:`loaded_model` and :func:`load_if_checkpoint` are what ``rexbench score --model``
+uses for ``ckpt:PATH`` and a bare checkpoint directory (registered, lazily, by
+``benchmark/commands/train.py``).
 """
 
 from __future__ import annotations
@@ -123,19 +124,7 @@ def loaded_model(path: str, task: Any) -> Any:
     )
 
 
-def register_loader() -> None:
-    """Makes ``rexbench score --model ckpt:PATH`` (and a bare checkpoint path, where the
-    harness has a path-resolver hook) load checkpoints written here."""
-    from benchmark import loaders
-
-    loaders.MODEL_SCHEMES.setdefault("ckpt", loaded_model)
-    hooks = getattr(loaders, "PATH_LOADERS", None)
-    if isinstance(hooks, list) and _path_loader not in hooks:
-        hooks.append(_path_loader)
-    elif isinstance(hooks, dict):
-        hooks.setdefault("rexbench-checkpoint", _path_loader)
-
-
-def _path_loader(spec: str, task: Any) -> Any:
-    """Path hook: a checkpoint directory -> LoadedModel, anything else -> None."""
+def load_if_checkpoint(spec: str, task: Any) -> Any:
+    """Path loader of ``benchmark.loaders.PATH_LOADERS``: a checkpoint directory ->
+    LoadedModel, any other path -> None."""
     return loaded_model(spec, task) if is_checkpoint(spec) else None

@@ -7,8 +7,8 @@ the manifest should record). In order:
    other code may register more, e.g. trained baselines): ``loader(task)``;
 2. ``SCHEME:REST`` with ``SCHEME`` in :data:`MODEL_SCHEMES` (empty here; e.g. a
    checkpoint loader may register ``"ckpt"``): ``loader(REST, task)``;
-3. a **directory holding a ``checkpoint.json``** (a trained baseline's checkpoint, as
-   written by ``rexbench train``): the same as ``ckpt:PATH``;
+3. an existing **path** that one of :data:`PATH_LOADERS` recognises (e.g. a trained
+   baseline's checkpoint directory): the first ``loader(path, task)`` not returning None;
 4. ``module.path:factory``: imports the module (the current directory is put on
    ``sys.path``) and calls ``factory(task.vocab_size)``, which may return any model kind
    accepted by :func:`benchmark.protocol.as_model`, or a :class:`LoadedModel`.
@@ -50,12 +50,16 @@ def _reference_loader(name: str) -> Callable[[Task], LoadedModel]:
 
 MODEL_LOADERS: dict[str, Callable[[Task], LoadedModel]] = {name: _reference_loader(name) for name in REFERENCE_MODELS}
 MODEL_SCHEMES: dict[str, Callable[[str, Task], LoadedModel]] = {}
+# Tried in order on a spec that names an existing path; a loader returns None for a path
+# that is not its kind.
+PATH_LOADERS: list[Callable[[str, Task], LoadedModel | None]] = []
 
 
 def valid_models_message() -> str:
     names = ", ".join(sorted(MODEL_LOADERS))
     schemes = "".join(f", {s}:..." for s in sorted(MODEL_SCHEMES))
-    return f"valid models: {names}{schemes}, a checkpoint directory, or module.path:factory (factory(vocab_size) -> model)"
+    paths = ", a checkpoint directory" if PATH_LOADERS else ""
+    return f"valid models: {names}{schemes}{paths}, or module.path:factory (factory(vocab_size) -> model)"
 
 
 def load_model(spec: str, task: Task) -> LoadedModel:
@@ -65,8 +69,11 @@ def load_model(spec: str, task: Task) -> LoadedModel:
     scheme, sep, rest = spec.partition(":")
     if sep and scheme in MODEL_SCHEMES:
         return MODEL_SCHEMES[scheme](rest, task)
-    if os.path.isfile(os.path.join(spec, "checkpoint.json")) and "ckpt" in MODEL_SCHEMES:
-        return MODEL_SCHEMES["ckpt"](spec, task)
+    if os.path.exists(spec):
+        for path_loader in PATH_LOADERS:
+            loaded = path_loader(spec, task)
+            if loaded is not None:
+                return loaded
     if not sep or not scheme or not rest:
         raise UnknownModelError(f"unknown model {spec!r}; {valid_models_message()}")
     if os.getcwd() not in sys.path:

@@ -2,8 +2,8 @@
 
 Both use JAX's persistent compilation cache (``~/.cache/rexbench/jax``, or
 ``$REXBENCH_JAX_CACHE``; set it to ``off`` to disable), so a second run skips most
-compilation. Registering this module also registers the checkpoint loader of
-``rexbench score --model ckpt:PATH`` (:func:`baselines.checkpoint.register_loader`).
+compilation. Registering this module also registers the checkpoint loaders of
+``rexbench score --model ckpt:PATH`` and ``--model PATH`` (a checkpoint directory).
 """
 
 from __future__ import annotations
@@ -52,24 +52,26 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _register_checkpoint_scheme() -> None:
-    """``ckpt:PATH`` in ``rexbench score --model``; the heavy import happens on use only."""
-    try:
-        from benchmark import loaders
-    except ImportError:  # pragma: no cover - harness absent
-        return
+# Checkpoint loaders of `rexbench score --model` (ckpt:PATH, and PATH itself); module-level
+# so that registering twice is a no-op, and importing flax happens on use only.
+def _checkpoint_scheme(rest, task):
+    from baselines.checkpoint import loaded_model
 
-    def lazy(rest, task):
-        from baselines.checkpoint import loaded_model
+    return loaded_model(rest, task)
 
-        return loaded_model(rest, task)
 
-    loaders.MODEL_SCHEMES.setdefault("ckpt", lazy)
-    hooks = getattr(loaders, "PATH_LOADERS", None)
-    if hooks is not None:
-        from baselines.checkpoint import register_loader
+def _checkpoint_path(spec, task):
+    from baselines.checkpoint import load_if_checkpoint
 
-        register_loader()
+    return load_if_checkpoint(spec, task)
+
+
+def _register_checkpoint_loaders() -> None:
+    from benchmark import loaders
+
+    loaders.MODEL_SCHEMES.setdefault("ckpt", _checkpoint_scheme)
+    if _checkpoint_path not in loaders.PATH_LOADERS:
+        loaders.PATH_LOADERS.append(_checkpoint_path)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -92,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-checkpoints", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_reproduce)
-    _register_checkpoint_scheme()
+    _register_checkpoint_loaders()
 
 
 def _check_names(model: str, task: str, regime: str) -> str | None:
