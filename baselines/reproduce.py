@@ -17,7 +17,6 @@ together. An interrupted grid therefore resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -194,6 +193,11 @@ def existing_result(out: str | os.PathLike[str], run: GridRun, seed: int) -> tup
     return True, "done"
 
 
+def grid_status(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequence[int]) -> list[dict[int, tuple[bool, str]]]:
+    """Per run of ``grid``: seed -> :func:`existing_result` (each result file is read once)."""
+    return [{seed: existing_result(out, run, seed) for seed in seeds} for run in grid]
+
+
 def reproduce(
     out: str | os.PathLike[str],
     grid: Sequence[GridRun],
@@ -207,13 +211,13 @@ def reproduce(
     """Runs every (run, seed) of ``grid`` x ``seeds`` whose result is not already in ``out``."""
     t0 = time.perf_counter()
     summary: dict[str, Any] = {"trained": [], "skipped": []}
-    todo_runs = [r for r in grid if any(not existing_result(out, r, s)[0] for s in seeds)]
+    status = grid_status(out, grid, seeds)
+    todo_runs = [run for run, st in zip(grid, status) if not all(ok for ok, _ in st.values())]
     log(f"{len(todo_runs)} of {len(grid)} runs to do; estimated {estimate_seconds(todo_runs, seeds) / 60:.0f} min "
         f"on the 2-core reference CPU (fewer if some seeds are done)")
-    for n, run in enumerate(grid, 1):
+    for n, (run, st) in enumerate(zip(grid, status), 1):
         todo = []
-        for seed in seeds:
-            ok, why = existing_result(out, run, seed)
+        for seed, (ok, why) in st.items():
             if ok:
                 summary["skipped"].append((run.label(), seed))
                 continue
@@ -231,7 +235,3 @@ def reproduce(
     log(f"grid done in {summary['seconds'] / 60:.1f} min: {len(summary['trained'])} runs trained, "
         f"{len(summary['skipped'])} (run, seed) results already present")
     return summary
-
-
-def grid_json(grid: Sequence[GridRun]) -> str:
-    return json.dumps([run.__dict__ | {"planned_steps": run.planned_steps} for run in grid], indent=1)

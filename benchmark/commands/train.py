@@ -135,15 +135,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from baselines.reproduce import (
-        DEFAULT_SEEDS, QUICK_SEEDS, estimate_seconds, existing_result, full_grid, quick_grid, reproduce,
+        DEFAULT_SEEDS, QUICK_SEEDS, estimate_seconds, full_grid, grid_status, quick_grid, reproduce,
     )
 
     grid = quick_grid() if args.quick else full_grid()
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
     out = args.out or (Path("results") / "quick" if args.quick else Path("results"))
     if args.dry_run:
-        for run in grid:
-            todo = [s for s in seeds if not existing_result(out, run, s)[0]]
+        for run, status in zip(grid, grid_status(out, grid, seeds)):
+            todo = [seed for seed, (ok, _) in status.items() if not ok]
             print(f"{run.label()}: {'to do: seeds ' + ','.join(map(str, todo)) if todo else 'done'}")
         print(f"whole grid: about {estimate_seconds(grid, seeds) / 60:.0f} min on the 2-core reference CPU")
         return 0
