@@ -36,6 +36,7 @@ from baselines.data import BatchStream, TaskData, load_task_data, pad_to_multipl
 from baselines.models.registry import count_params, init_states
 from baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
 from baselines.regimes import RegimeData, check_regime, regime_data
+from benchmark.loss import token_nll
 from tasks import PAD, Task, get_task
 
 PyTree = Any
@@ -57,11 +58,9 @@ def init_params(model_name: str, vocab_size: int, seeds: Sequence[int], **hyper:
 
 # --------------------------------------------------------------------------- loss
 def nll_sum_count(logits_BTV: jax.Array, targets_BT: jax.Array, mask_BT: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(sum of nats over masked targets, number of masked targets), in float32."""
-    logits_BTV = logits_BTV.astype(jnp.float32)
-    logz_BT = jax.nn.logsumexp(logits_BTV, axis=-1)
-    picked_BT = jnp.take_along_axis(logits_BTV, targets_BT[..., None], axis=-1)[..., 0]
-    nll_BT = jnp.where(mask_BT, logz_BT - picked_BT, 0.0)
+    """(sum of nats over masked targets, number of masked targets), in float32; the
+    per-token loss is the harness's (:func:`benchmark.loss.token_nll`)."""
+    nll_BT = jnp.where(mask_BT, token_nll(logits_BTV, targets_BT), 0.0)
     return nll_BT.sum(), mask_BT.sum(dtype=jnp.int32)
 
 

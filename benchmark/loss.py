@@ -2,7 +2,7 @@
 
 Targets are every token after SOS up to and including EOS; PAD is excluded. Losses are
 kept as :class:`NllSum` (sum of nats, number of target tokens) pairs: each fixed-shape
-batch contributes per-row float32 sums (log-softmax in float32 on the model's logits),
+batch contributes per-row float32 sums (:func:`token_nll`, in float32 on the model's logits),
 which are added up in float64 on the host and divided once at the end. The last batch
 is padded with PAD rows, which carry no targets.
 
@@ -40,13 +40,20 @@ class NllSum:
         return NllSum(self.nats + other.nats, self.tokens + other.tokens)
 
 
+def token_nll(logits_BTV: jax.Array, targets_BT: jax.Array) -> jax.Array:
+    """NLL in nats of each target under the logits at its position, in float32:
+    ``logsumexp(logits) - logits[target]``. The one definition of the per-token loss,
+    shared by scoring (below) and training (``baselines.train``)."""
+    logits_BTV = logits_BTV.astype(jnp.float32)
+    picked_BT = jnp.take_along_axis(logits_BTV, targets_BT[..., None], axis=-1)[..., 0]
+    return jax.nn.logsumexp(logits_BTV, axis=-1) - picked_BT
+
+
 def nll_rows(logits_BTV: jax.Array, tokens_BT: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Per-row (sum of nats, number of targets): position t predicts token t+1 unless PAD."""
-    logp_BTV = jax.nn.log_softmax(logits_BTV[:, :-1].astype(jnp.float32), axis=-1)
     targets_BT = tokens_BT[:, 1:]
     mask_BT = targets_BT != PAD
-    picked_BT = jnp.take_along_axis(logp_BTV, targets_BT[..., None], axis=-1)[..., 0]
-    nats_B = -jnp.sum(jnp.where(mask_BT, picked_BT, 0.0), axis=1)
+    nats_B = jnp.sum(jnp.where(mask_BT, token_nll(logits_BTV[:, :-1], targets_BT), 0.0), axis=1)
     return nats_B, jnp.sum(mask_BT, axis=1, dtype=jnp.int32)
 
 
