@@ -9,8 +9,6 @@ import pytest
 from baselines.regimes import (
     REGIMES,
     UnknownRegimeError,
-    adversarial_completion,
-    oracle_completion,
     regime_data,
     result_model_name,
 )
@@ -59,13 +57,16 @@ def test_completions_keep_or_break_the_keep_rule(name: str) -> None:
         for prompt, comp, row, mask in zip(data.prompts, data.completions, data.tokens, data.mask):
             assert rule.holds(prompt + comp) is want, (regime, prompt, comp)
             if regime == "adversarial":
+                # Shortest: empty iff the prompt already breaks the rule; two symbols only
+                # if no single symbol breaks it.
+                assert (comp == "") is (not rule.holds(prompt))
                 assert len(comp) <= 2
+                if len(comp) == 2:
+                    assert all(rule.holds(prompt + x) for x in task.symbols), (prompt, comp)
             n = len(prompt) + len(comp) + 2
             assert row[0] == SOS and row[n - 1] == EOS and (row[n:] == PAD).all()
             # mask = the completion's targets and EOS: exactly len(comp) + 1 positions, right after the prompt
             assert mask.sum() == len(comp) + 1 and mask[len(prompt) : n - 1].all()
-    assert oracle_completion(task, prompts[0]) == task.rules[task.keep_rule].complete(prompts[0])
-    assert isinstance(adversarial_completion(task, prompts[0]), str)
 
 
 def test_standard_has_no_extra_data_and_names() -> None:
@@ -83,3 +84,34 @@ def test_regime_training_runs() -> None:
 
     run = train("linear", "anbn", (0,), steps=10, regime="adversarial", recipe=DEFAULT.replace(eval_every=10), progress=False)
     assert run.regime == "adversarial" and run.steps == 10 and np.isfinite(run.best_val_loss).all()
+
+
+def test_regime_objective_by_hand() -> None:
+    """training_loss = mean NLL of the train batch + weight x mean NLL over the completion
+    positions of the regime batch, recomputed here with numpy from the model's logits."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from baselines.train import init_params, training_loss
+
+    task = get_task("anbn")
+    data = regime_data(task, "oracle", width=66)
+    batch = get_split(task, "train").tokens(66)[:4]
+    extra, mask = data.tokens[:3], data.mask[:3]
+    graphdef, stacked = init_params("linear", task.vocab_size, [0])
+    params = jax.tree.map(lambda x: x[0], stacked)
+    model = nnx.merge(graphdef, params)
+
+    def nll(tokens: np.ndarray) -> np.ndarray:  # [B, T-1] nats of target j = token j+1
+        logits = np.asarray(model(jnp.asarray(tokens[:, :-1])), np.float64)
+        shifted = logits - logits.max(-1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        return -np.take_along_axis(logp, tokens[:, 1:, None], axis=-1)[..., 0]
+
+    main = nll(batch)[batch[:, 1:] != PAD].mean()
+    completion = nll(extra)[mask].mean()
+    loss, reported_main = training_loss(graphdef, params, jnp.asarray(batch), jnp.asarray(extra), jnp.asarray(mask), 0.5)
+    np.testing.assert_allclose(float(reported_main), main, rtol=1e-5)
+    np.testing.assert_allclose(float(loss), main + 0.5 * completion, rtol=1e-5)
+    assert completion != main  # the two terms are different quantities
