@@ -11,6 +11,7 @@ prompts/s over the ID+OOD+length prompts, sampled rows/s (OOD samples and genera
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -78,7 +79,7 @@ def main() -> None:
     print(f"score_model, after compilation:             {t_warm:6.2f} s wall  {c_warm:6.2f} s CPU  (target < 5 s)")
     print(f"compile time (difference):                  {t_cold - t_warm:6.2f} s wall  {c_cold - c_warm:6.2f} s CPU")
     try:
-        load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"load average (1, 5, 15 min): {load}")
     except OSError:
         pass
