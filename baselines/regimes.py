@@ -2,8 +2,11 @@
 
 ``standard`` trains on the ``train`` split only. ``oracle`` and ``adversarial`` add, at
 every step, a fixed-size batch (``Recipe.regime_batch`` = 32 rows, drawn from a seeded
-permutation stream of its own) of extra sequences built from the ``ood_prompts`` whose
-keep rule (``task.keep_rule``) is still completable:
+permutation stream of its own) of extra sequences built from the ``ood_prompts`` of the
+**regime half** (the split's ``regime`` flag, SPEC §3) whose keep rule
+(``task.keep_rule``) is still completable. The other half of those prompts is never
+trained on: the harness reports the headline on it separately (the held-out half, the
+only one that measures extrapolation for a regime row):
 
 * ``oracle``: ``SOS prompt + task.rules[keep].complete(prompt) + EOS`` -- a shortest
   completion after which the keep rule holds;
@@ -83,7 +86,7 @@ def regime_data(task: Task, regime: str, width: int | None = None) -> RegimeData
     if check_regime(regime) == "standard":
         return None
     ood = get_split(task, "ood_prompts")
-    keep = ood.completable[task.keep_rule]
+    keep = ood.completable[task.keep_rule] & ood.regime
     prompts = tuple(p for p, ok in zip(ood.words, keep) if ok)
     complete = oracle_completion if regime == "oracle" else adversarial_completion
     completions = tuple(complete(task, p) for p in prompts)

@@ -6,7 +6,9 @@ checkpoint of lowest ``val_loss``, save it (:mod:`baselines.checkpoint`), score 
 the harness (:func:`benchmark.score.score_model`) and write its result file atomically
 (:func:`benchmark.results.write_result`) -- only after the run has completed.
 
-:func:`reproduce` runs a grid of such runs (:func:`full_grid`: the 6 tasks x 4 baselines
+:func:`reproduce` first scores the reference rows (:func:`score_references`: the oracles,
+the trivial policies and the uniform model on every task of the grid, for every seed),
+then runs a grid of such runs (:func:`full_grid`: the 6 tasks x 4 baselines
 x seeds 0-4, plus the ``oracle`` and ``adversarial`` regimes of the Transformer on
 ``anbn``; :func:`quick_grid` for ``--quick``). Before each run it loads the result file
 of every seed (:func:`benchmark.results.load_result`: schema, suite version, split
@@ -198,6 +200,45 @@ def grid_status(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Seq
     return [{seed: existing_result(out, run, seed) for seed in seeds} for run in grid]
 
 
+def reference_status(out: str | os.PathLike[str], tasks: Sequence[str], seeds: Sequence[int]) -> dict[tuple[str, str, int], bool]:
+    """(task, reference model, seed) -> is its result already in ``out`` and valid?"""
+    from benchmark.errors import ResultError
+    from benchmark.reference import REFERENCE_MODELS
+    from benchmark.results import load_result, result_filename
+
+    status = {}
+    for task in tasks:
+        for name in REFERENCE_MODELS:
+            for seed in seeds:
+                path = Path(out) / result_filename(task, name, seed)
+                try:
+                    ok = path.exists() and load_result(path)["model"] == name
+                except ResultError:
+                    ok = False
+                status[(task, name, seed)] = bool(ok)
+    return status
+
+
+def score_references(out: str | os.PathLike[str], tasks: Sequence[str], seeds: Sequence[int], *,
+                     log: Callable[[str], None] = print) -> int:
+    """Scores every reference row (oracles, trivial policies, uniform) of ``tasks`` x ``seeds``
+    whose result is not in ``out`` yet; returns how many were scored."""
+    from benchmark.loaders import load_model
+    from benchmark.results import write_result
+    from benchmark.score import score_model
+    from tasks import get_task
+
+    todo = [key for key, ok in reference_status(out, tasks, seeds).items() if not ok]
+    for task, name, seed in todo:
+        t0 = time.perf_counter()
+        loaded = load_model(name, get_task(task))
+        result = score_model(loaded.model, task, seed=seed, model_name=name, reference=loaded.reference)
+        path = write_result(result, out)
+        log(f"reference {name} on {task} seed {seed}: headline {_fmt(result['metrics']['ood_rule_extrapolation'])} "
+            f"({time.perf_counter() - t0:.1f} s) -> {path}")
+    return len(todo)
+
+
 def reproduce(
     out: str | os.PathLike[str],
     grid: Sequence[GridRun],
@@ -211,6 +252,8 @@ def reproduce(
     """Runs every (run, seed) of ``grid`` x ``seeds`` whose result is not already in ``out``."""
     t0 = time.perf_counter()
     summary: dict[str, Any] = {"trained": [], "skipped": []}
+    tasks = sorted({run.task for run in grid}, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else len(TASK_ORDER))
+    summary["references"] = score_references(out, tasks, seeds, log=log)
     status = grid_status(out, grid, seeds)
     todo_runs = [run for run, st in zip(grid, status) if not all(ok for ok, _ in st.values())]
     log(f"{len(todo_runs)} of {len(grid)} runs to do; estimated {estimate_seconds(todo_runs, seeds) / 60:.0f} min "

@@ -1,69 +1,42 @@
-"""Runs every decode of SPEC §4 for one model on one task and scores the completions.
+"""Runs every decode of SPEC §4 for one model on one task and records every row.
 
 Decodes (buffer width :func:`benchmark.decoding.decode_width`: one for the length prompts,
-one shared by all the other decodes):
+one shared by the other prompt decodes; the stop-rule decode has width max length + 1):
 
-==============================  ========  ====================================  =====================
-metric                          decoding  rows                                  key purpose
-==============================  ========  ====================================  =====================
-id_accuracy                     greedy    every ID prompt                       ``greedy/id_prompts``
-ood_* (rule extrapolation …)    greedy    every OOD prompt                      ``greedy/ood_prompts``
-length_extrapolation            greedy    every length prompt                   ``greedy/length_prompts``
-sampled_ood_rule_extrapolation  T = 1     16 × the sampled subset (≤ 256)       ``sampled/ood_prompts``
-generation_accuracy             T = 1     1,000 × SOS                           ``sampled/generation``
-==============================  ========  ====================================  =====================
+==============================  =================  =================================  ========================
+metrics                         decoding           rows                               key purpose
+==============================  =================  =================================  ========================
+id_accuracy                     greedy             every ID prompt                    ``greedy/id_prompts``
+ood_* (headline family, rules)  greedy             every OOD prompt                   ``greedy/ood_prompts``
+ood_stop_rule                   greedy, EOS held   every headline prompt              ``greedy/stop_rule``
+length_extrapolation            greedy             every length prompt                ``greedy/length_prompts``
+sampled_ood_rule_extrapolation  T = 1              16 × the sampled subset (≤ 256)    ``sampled/ood_prompts``
+generation_accuracy             T = 1              1,000 × SOS                        ``sampled/generation``
+==============================  =================  =================================  ========================
 
-Keys derive from the run seed (:func:`benchmark.sampling.derive_key`).
+Keys derive from the run seed (:func:`benchmark.sampling.derive_key`). The output is the
+result's ``records`` (:mod:`benchmark.records`); the metrics are aggregated from them by
+:func:`benchmark.metrics.aggregate`, the same function the leaderboard recomputes with.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 
-from benchmark import metrics
+from benchmark import records as rec
 from benchmark.decoding import Completions, decode, decode_width, repeat_rows
-from benchmark.metrics import Ratio
+from benchmark.metrics import prompt_sets
 from benchmark.protocol import ScorableModel
+from benchmark.records import encode_completions, encode_symbols
 from benchmark.sampling import derive_key
-from benchmark.subset import SAMPLES_PER_PROMPT, sampled_prompt_indices
+from benchmark.stop_rule import decode_stop_rule
+from benchmark.subset import GENERATION_SAMPLES, SAMPLES_PER_PROMPT, sampled_prompt_indices
+from benchmark.verdicts import in_language, keeps_rule, whole_word
 from tasks import SOS, Task, get_split
 
-GENERATION_SAMPLES = 1_000
-
-
-@dataclass(frozen=True)
-class CapabilityScores:
-    """Every capability metric as a :class:`Ratio` (``ood_rules`` as a dict by rule)."""
-
-    id_accuracy: Ratio
-    ood_rule_extrapolation: Ratio
-    ood_rules: dict[str, Ratio]
-    ood_finished: Ratio
-    length_extrapolation: Ratio
-    sampled_ood_rule_extrapolation: Ratio
-    generation_accuracy: Ratio
-
-    def values(self) -> dict[str, float | None | dict[str, float | None]]:
-        """Metric values in ``CAPABILITY_KEYS`` order (``ood_rules`` nested)."""
-        out: dict[str, float | None | dict[str, float | None]] = {}
-        for key in metrics.CAPABILITY_KEYS:
-            ratio = getattr(self, key)
-            out[key] = {r: v.value for r, v in ratio.items()} if isinstance(ratio, dict) else ratio.value
-        return out
-
-    def counts(self) -> dict[str, object]:
-        """``{"successes": s, "count": n}`` per metric (``ood_rules`` nested by rule)."""
-
-        def pair(r: Ratio) -> dict[str, int]:
-            return {"successes": r.successes, "count": r.count}
-
-        out: dict[str, object] = {}
-        for key in metrics.CAPABILITY_KEYS:
-            ratio = getattr(self, key)
-            out[key] = {r: pair(v) for r, v in ratio.items()} if isinstance(ratio, dict) else pair(ratio)
-        return out
+Progress = Callable[[str], None]
 
 
 def greedy_split(model: ScorableModel, task: Task, split: str, seed: int, width: int | None = None) -> Completions:
@@ -91,20 +64,46 @@ def generations(model: ScorableModel, seed: int, width: int, count: int = GENERA
     return decode(model, prompts_N1, lengths_N, key=derive_key(seed, "sampled/generation"), greedy=False, width=width)
 
 
-def score_capabilities(model: ScorableModel, task: Task, seed: int) -> CapabilityScores:
-    """All capability metrics of ``model`` on ``task`` with the run ``seed``."""
-    width = decode_width(task)
-    id_split = get_split(task, "id_prompts")
-    ood_split = get_split(task, "ood_prompts")
-    len_split = get_split(task, "length_prompts")
-    assert ood_split.completable is not None
+def _sampled_flags(task: Task, prompts: list[str], comps: Completions, verdict: Callable[[str | None], bool]) -> tuple[str, str]:
+    words = [whole_word(p, g, f, task.symbols) for p, g, f in
+             zip(prompts, comps.generated_NL.tolist(), comps.finished_N.tolist(), strict=True)]
+    cache: dict[str, bool] = {}
+    out = []
+    for w in words:
+        if w is not None and w not in cache:
+            cache[w] = verdict(w)
+        out.append(w is not None and cache[w])
+    return rec.flags(comps.finished_N), rec.flags(out)
 
-    id_acc = metrics.id_accuracy(task, id_split.words, greedy_split(model, task, "id_prompts", seed, width))
-    ood_keep, ood_rules, ood_fin = metrics.ood_metrics(
-        task, ood_split.words, ood_split.completable, greedy_split(model, task, "ood_prompts", seed, width)
+
+def score_records(model: ScorableModel, task: Task, seed: int, progress: Progress | None = None) -> dict:
+    """Every decode of ``model`` on ``task`` with the run ``seed``, as the result's ``records``."""
+    say = progress or (lambda _msg: None)
+    width = decode_width(task)
+    out: dict = {}
+    for block in rec.GREEDY_BLOCKS:
+        say(f"greedy decoding of {block}")
+        split = get_split(task, block)
+        comps = greedy_split(model, task, block, seed, None if block == "length_prompts" else width)
+        out[block] = rec.greedy_block(task, block, split.words, encode_completions(comps.generated_NL, comps.finished_N, task.symbols))
+
+    say("EOS-withheld decoding of the headline prompts (ood_stop_rule)")
+    ood = get_split(task, "ood_prompts")
+    index = np.flatnonzero(prompt_sets(task).headline)
+    sr = decode_stop_rule(model, task, ood.tokens()[index], seed, row_ids_N=index)
+    prompts = [ood.words[i] for i in index]
+    out["ood_stop_rule"] = rec.stop_rule_block(
+        task, index, prompts, [encode_symbols(row, task.symbols) for row in sr.symbols_NL.tolist()], sr.chosen_length_N,
     )
-    length = metrics.length_extrapolation(task, len_split.words, greedy_split(model, task, "length_prompts", seed))
+
+    say("sampled decoding of the OOD subset")
     rows_idx, sampled = sampled_ood(model, task, seed, width)
-    sampled_ratio = metrics.sampled_rule_extrapolation(task, [ood_split.words[i] for i in rows_idx], sampled)
-    gen = metrics.generation_accuracy(task, generations(model, seed, width))
-    return CapabilityScores(id_acc, ood_keep, ood_rules, ood_fin, length, sampled_ratio, gen)
+    keep = task.rules[task.keep_rule]
+    fin, keep_flags = _sampled_flags(task, [ood.words[i] for i in rows_idx], sampled, lambda w: keeps_rule(keep, w))
+    out["sampled_ood"] = {"prompt_index": [int(i) for i in sampled_prompt_indices(task)], "finished": fin, "keep": keep_flags}
+
+    say("sampling from SOS (generation_accuracy)")
+    gen = generations(model, seed, width)
+    fin, lang = _sampled_flags(task, [""] * len(gen), gen, lambda w: in_language(task, w))
+    out["generation"] = {"finished": fin, "in_language": lang}
+    return out

@@ -14,6 +14,12 @@ scheme of the splits), independent of the scored model and of the run seed:
   ``sqrt(sum_p s_p^2 / S) / P`` (``s_p^2`` the unbiased per-prompt sample variance of
   the S = 64 Bernoulli outcomes, P prompts; the prompts themselves are fixed);
 * ``sampled_ood_rule_extrapolation``: the same per-prompt rates, over the sampled subset;
+* ``ood_rule_given_finished``: total keep-rule successes over total finished samples of
+  the headline prompts (a ratio estimator, delta-method standard error);
+* ``ood_stop_rule``: the uniform model's P(EOS) ties at every prefix, so its chosen
+  prefix is uniform among the visited ones and its symbols are uniform: 64 such draws
+  per headline prompt (:func:`_stop_rule_counts`);
+* ``heldout_*``: the same estimates over the held-out half;
 * ``generation_accuracy``: ``CHANCE_GENERATIONS`` (10,000) samples from SOS, standard
   error ``sqrt(p (1 - p) / n)``.
 
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.decoding import BUDGET, Completions
-from benchmark.metrics import CAPABILITY_KEYS
+from benchmark.metrics import CAPABILITY_KEYS, prompt_sets
 from benchmark.subset import sampled_prompt_indices
 from tasks import EOS, PAD, Task, get_split
 from tasks.splits import split_rng
@@ -151,6 +157,48 @@ def _prompt_estimate(successes_P: np.ndarray, mask_P: np.ndarray | None = None) 
     return Estimate(float(rate_P.mean()), float(np.sqrt(var_P.sum() / S) / succ.size))
 
 
+def _ratio_estimate(successes_P: np.ndarray, finished_P: np.ndarray) -> Estimate:
+    """Chance of a conditional metric (``ood_rule_given_finished``): total successes over
+    total finished samples (a ratio estimator, successes counted only on finished
+    samples), with the delta-method standard error ``sqrt(sum_p S var_p(x)) / F`` of
+    ``x = 1[success] - R 1[finished]`` per sample."""
+    S = CHANCE_SAMPLES_PER_PROMPT
+    F = float(finished_P.sum())
+    if F == 0:
+        return Estimate(None, None)
+    R = float(successes_P.sum()) / F
+    k, f = successes_P.astype(np.float64), finished_P.astype(np.float64)
+    mean_P = (k - R * f) / S
+    second_P = (k * (1.0 - R) ** 2 + (f - k) * R**2) / S
+    var_P = (second_P - mean_P**2) * S / (S - 1)
+    return Estimate(R, float(np.sqrt(S * var_P.sum()) / F))
+
+
+def _stop_rule_counts(task: Task, prompts: tuple[str, ...]) -> np.ndarray:
+    """Per-prompt Monte-Carlo successes of ``ood_stop_rule`` for the uniform model.
+
+    Its P(EOS) is the same at every prefix, so every visited prefix ties and the harness
+    picks one uniformly at random; the symbols after the prompt (EOS withheld) are
+    uniform. So a sample is: uniform symbols up to the maximum length, a cut uniform on
+    ``P .. max length``, and the keep rule's verdict on that prefix."""
+    S = CHANCE_SAMPLES_PER_PROMPT
+    rng = chance_rng(task, "ood_stop_rule")
+    keep = task.rules[task.keep_rule].holds
+    out = np.zeros(len(prompts), dtype=np.int64)
+    cache: dict[str, bool] = {}
+    for i, prompt in enumerate(prompts):
+        extra = task.max_word_length - len(prompt)
+        draws_SL = rng.integers(0, len(task.symbols), size=(S, extra))
+        cuts_S = rng.integers(0, extra + 1, size=S)
+        for row, cut in zip(draws_SL.tolist(), cuts_S.tolist(), strict=True):
+            word = prompt + "".join(task.symbols[j] for j in row[:cut])
+            hit = cache.get(word)
+            if hit is None:
+                hit = cache[word] = bool(keep(word))
+            out[i] += hit
+    return out
+
+
 def compute_chance(task: Task) -> ChanceLevels:
     """Monte-Carlo chance levels of every capability metric of ``task`` (uncached)."""
     doubled = task.resized(2 * task.size)
@@ -162,27 +210,32 @@ def compute_chance(task: Task) -> ChanceLevels:
     est["id_accuracy"] = _prompt_estimate(rates["lang"])
 
     ood = get_split(task, "ood_prompts")
-    assert ood.completable is not None
-    masks = {r: np.asarray(ood.completable[r], dtype=bool) for r in task.rules}
-    preds = {r: (rule.holds, masks[r]) for r, rule in task.rules.items()}
+    sets = prompt_sets(task)
+    preds = {r: (rule.holds, sets.completable[r]) for r, rule in task.rules.items()}
     preds["finished"] = (always, None)
     ood_counts = _rates(task, ood.words, "ood_prompts", preds)
-    per_rule = {r: _prompt_estimate(ood_counts[r], masks[r]) for r in task.rules}
-    est["ood_rule_extrapolation"] = per_rule[task.keep_rule]
-    est["ood_rules"] = per_rule
-    est["ood_finished"] = _prompt_estimate(ood_counts["finished"])
+    stop_P = np.zeros(len(ood.words), dtype=np.int64)
+    index = np.flatnonzero(sets.headline)
+    stop_P[index] = _stop_rule_counts(task, tuple(ood.words[i] for i in index))
+    keep_P, fin_P = ood_counts[task.keep_rule], ood_counts["finished"]
+    for prefix, mask in (("", sets.headline), ("heldout_", sets.heldout)):
+        est[f"{prefix}ood_rule_extrapolation"] = _prompt_estimate(keep_P, mask)
+        est[f"{prefix}ood_finished"] = _prompt_estimate(fin_P, mask)
+        est[f"{prefix}ood_rule_given_finished"] = _ratio_estimate(keep_P[mask], fin_P[mask])
+        est[f"{prefix}ood_stop_rule"] = _prompt_estimate(stop_P, mask)
+    est["ood_rules"] = {r: _prompt_estimate(ood_counts[r], sets.completable[r]) for r in task.rules}
 
     length_prompts = get_split(task, "length_prompts").words
     rates = _rates(task, length_prompts, "length_prompts", {"lang": (doubled.in_language, None)})
     est["length_extrapolation"] = _prompt_estimate(rates["lang"])
 
-    est["sampled_ood_rule_extrapolation"] = _prompt_estimate(ood_counts[task.keep_rule][sampled_prompt_indices(task)])
+    est["sampled_ood_rule_extrapolation"] = _prompt_estimate(keep_P[sampled_prompt_indices(task)])
 
     comps = uniform_completions(chance_rng(task, "generation"), CHANCE_GENERATIONS, len(task.symbols))
     words = _fast_words([""] * CHANCE_GENERATIONS, comps, task.symbols)
     p = float(np.mean([w is not None and bool(task.in_language(w)) for w in words]))
     est["generation_accuracy"] = Estimate(p, float(np.sqrt(p * (1.0 - p) / CHANCE_GENERATIONS)))
-    return ChanceLevels(est)
+    return ChanceLevels({k: est[k] for k in CAPABILITY_KEYS})
 
 
 _CACHE: dict[str, ChanceLevels] = {}

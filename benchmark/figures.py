@@ -15,13 +15,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from benchmark.fileio import atomic_write_bytes  # noqa: E402
-from benchmark.leaderboard import HEADLINE, REFERENCE_ORDER, Row  # noqa: E402
+from benchmark.leaderboard import HEADLINE, REFERENCE_ORDER, Row, bars  # noqa: E402
 
-MARKERS = {"oracle-keep": "*", "oracle-break": "X", "uniform": "s"}
+MARKERS = {"oracle-keep": "*", "oracle-break": "X", "stop-now": "v", "best-constant": "^", "uniform": "s"}
 
 
-def scatter_png(task: str, rows: list[Row], chance: float) -> bytes:
-    """One point per seed, coloured by model; oracles and uniform marked; chance dashed."""
+def scatter_png(task: str, rows: list[Row], chance: float, bar: float | None = None) -> bytes:
+    """One point per seed, coloured by model; reference rows marked; chance dashed and
+    the bar (highest of chance and the trivial policies) dotted."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
     cmap = plt.get_cmap("tab10")
     trained = [r for r in rows if r.model not in REFERENCE_ORDER]
@@ -30,10 +31,12 @@ def scatter_png(task: str, rows: list[Row], chance: float) -> bytes:
         ys = [float(r["metrics"][HEADLINE]) for r in row.results]
         ref = row.model in REFERENCE_ORDER
         ax.scatter(
-            xs, ys, label=row.model, marker=MARKERS.get(row.model, "o"), s=140 if ref else 36,
+            xs, ys, label=row.label.replace("`", "").replace("\\", ""), marker=MARKERS.get(row.model, "o"), s=140 if ref else 36,
             color="black" if ref else cmap(i % 10), alpha=0.9, edgecolors="white", linewidths=0.5, zorder=3 if ref else 2,
         )
     ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label="chance")
+    if bar is not None and bar > chance:
+        ax.axhline(bar, color="grey", linestyle=":", linewidth=1, label="bar (trivial policies)")
     ax.set_xscale("symlog", linthresh=1e-3)
     xmax = max(float(r["metrics"]["excess_loss"]) for row in rows for r in row.results)
     ax.set_xlim(left=-1e-4, right=max(1e-2, 2.0 * xmax))
@@ -56,6 +59,6 @@ def write_figures(grouped: dict[str, list[Row]], out_dir: Path) -> dict[str, Pat
     for task, rows in grouped.items():
         chance = float(rows[0].results[0]["chance"][HEADLINE])
         path = Path(out_dir) / f"{task}.png"
-        atomic_write_bytes(path, scatter_png(task, rows, chance))
+        atomic_write_bytes(path, scatter_png(task, rows, chance, bars(rows)[HEADLINE][0]))
         paths[task] = path
     return paths

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.reference import REFERENCE_MODELS
+from benchmark.reference import REFERENCE_MODELS, reference_info
 from tasks import Task
 
 
@@ -37,6 +37,7 @@ class LoadedModel:
     train_steps: int | None = None
     train_seconds: float | None = None
     checkpoint_rule: str = "none"
+    reference: dict | None = None  # the result's ``reference`` block (reference rows only)
 
 
 class UnknownModelError(KeyError):
@@ -45,7 +46,7 @@ class UnknownModelError(KeyError):
 
 
 def _reference_loader(name: str) -> Callable[[Task], LoadedModel]:
-    return lambda task: LoadedModel(REFERENCE_MODELS[name](task), name)
+    return lambda task: LoadedModel(REFERENCE_MODELS[name](task), name, reference=reference_info(name, task))
 
 
 MODEL_LOADERS: dict[str, Callable[[Task], LoadedModel]] = {name: _reference_loader(name) for name in REFERENCE_MODELS}

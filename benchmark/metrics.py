@@ -1,43 +1,63 @@
-"""The capability metrics of SPEC §4, computed from completions as (successes, count).
+"""The capability metrics of SPEC §4.2, aggregated from per-prompt records as (successes, count).
 
 Every metric is a :class:`Ratio`; the value is ``successes / count``, divided once, and
-is None (JSON null) when the count is zero (e.g. ``ood_rules`` for a rule that no OOD
-prompt leaves completable). The per-row verdicts are in :mod:`benchmark.verdicts`;
-the functions here vectorise them over a split and aggregate.
+is None (JSON null) when the count is zero. :func:`aggregate` is the **one** definition
+of every capability aggregate: scoring computes a result's counts with it from the
+records it has just made, and the leaderboard recomputes them with it from the stored
+records. The per-row verdicts are in :mod:`benchmark.records` / :mod:`benchmark.verdicts`.
 
-* ``id_accuracy``: ID prompts whose completion is finished and whose whole word is in
-  the language.
-* ``ood_rules[r]``: over the OOD prompts for which rule ``r`` is completable, the
-  fraction whose completion is finished and whose whole word satisfies ``r``;
-  ``ood_rule_extrapolation`` is ``ood_rules[keep_rule]``.
-* ``ood_finished``: fraction of all OOD completions that emitted EOS (a malformed but
+The *headline prompts* are the OOD prompts whose keep rule is completable; the
+*held-out half* is the headline prompts outside the split's ``regime`` half.
+
+* ``id_accuracy``: ID prompts whose completion is finished and whose word is in the language.
+* ``ood_rule_extrapolation`` (the headline): headline prompts whose completion is
+  finished and whose word satisfies the keep rule.
+* ``ood_finished``: headline prompts whose completion emitted EOS (a malformed but
   EOS-terminated completion counts as finished here).
-* ``length_extrapolation``: length prompts whose completion is finished and whose whole
-  word is in the language of ``task.resized(2 * task.size)``.
-* ``sampled_ood_rule_extrapolation``: as ``ood_rule_extrapolation``, over every sample
-  (16 per prompt) of the sampled subset; count = prompts × 16.
+* ``ood_rule_given_finished``: among the headline prompts whose completion finished,
+  those whose word satisfies the keep rule. By construction
+  ``ood_rule_extrapolation = ood_finished × ood_rule_given_finished`` exactly: the
+  headline's successes are this metric's successes, the headline's count is
+  ``ood_finished``'s count, and this metric's count is ``ood_finished``'s successes.
+* ``ood_stop_rule``: headline prompts whose EOS-withheld decode, cut where the model's
+  P(EOS) was highest, satisfies the keep rule (:mod:`benchmark.stop_rule`).
+* ``ood_rules[r]``: OOD prompts where rule ``r`` is completable whose completion is
+  finished and satisfies ``r`` (``ood_rules[keep_rule]`` is the headline).
+* ``length_extrapolation``: length prompts completed into a word of the doubled task.
+* ``sampled_ood_rule_extrapolation``: every sample (16 per prompt) of the sampled subset
+  that is finished and satisfies the keep rule; count = prompts × 16.
 * ``generation_accuracy``: samples from SOS that are finished and in the language.
+* ``heldout_*``: the four headline metrics above over the held-out half only.
+
+Worked example (``anbn``, three headline prompts ``abababab`` ``aabbabab`` ``bbbbaaaa``
+with completions ``$``, ``ab$`` and 128 a's): finished 1, 1, 0; the words ``abababab``
+and ``aabbababab`` both have #a = #b. So ``ood_finished`` = 2/3,
+``ood_rule_given_finished`` = 2/2 and ``ood_rule_extrapolation`` = 2/3 = 2/3 × 2/2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from benchmark.decoding import Completions
-from benchmark.verdicts import in_language, keeps_rule, whole_word
-from tasks import Task
+from benchmark.records import unflag
+from benchmark.subset import GENERATION_SAMPLES, SAMPLES_PER_PROMPT, sampled_prompt_indices
+from tasks import Task, get_split
 
+HEADLINE_FAMILY: tuple[str, ...] = (
+    "ood_rule_extrapolation", "ood_finished", "ood_rule_given_finished", "ood_stop_rule",
+)
+HELDOUT_KEYS: tuple[str, ...] = tuple(f"heldout_{k}" for k in HEADLINE_FAMILY)
 CAPABILITY_KEYS: tuple[str, ...] = (
     "id_accuracy",
-    "ood_rule_extrapolation",
+    *HEADLINE_FAMILY,
     "ood_rules",
-    "ood_finished",
     "length_extrapolation",
     "sampled_ood_rule_extrapolation",
     "generation_accuracy",
+    *HELDOUT_KEYS,
 )
 
 
@@ -58,63 +78,100 @@ class Ratio:
         return cls(int(flags_N.sum()), int(flags_N.size))
 
 
-def whole_words(prompts: Sequence[str], completions: Completions, symbols: str) -> list[str | None]:
-    """Whole word of every row (None = unfinished or malformed)."""
-    return [
-        whole_word(p, g, f, symbols)
-        for p, g, f in zip(prompts, completions.generated_NL.tolist(), completions.finished_N.tolist(), strict=True)
-    ]
+@dataclass(frozen=True)
+class PromptSets:
+    """The row sets a task's aggregates are taken over (all bool masks over ``ood_prompts``)."""
+
+    num_id: int
+    num_length: int
+    completable: dict[str, np.ndarray]
+    headline: np.ndarray
+    heldout: np.ndarray
+    sampled_index: np.ndarray
 
 
-def _memo_flags(predicate: Callable[[str], bool], words: Sequence[str | None]) -> np.ndarray:
-    cache: dict[str, bool] = {}
-    out = np.zeros(len(words), dtype=bool)
-    for i, word in enumerate(words):
-        if word is None:
-            continue
-        hit = cache.get(word)
-        if hit is None:
-            hit = cache[word] = predicate(word)
-        out[i] = hit
-    return out
+@lru_cache(maxsize=None)
+def _prompt_sets(task_name: str, size: int, task: Task) -> PromptSets:
+    ood = get_split(task, "ood_prompts")
+    assert ood.completable is not None and ood.regime is not None
+    completable = {r: np.asarray(v, dtype=bool) for r, v in ood.completable.items()}
+    headline = completable[task.keep_rule]
+    return PromptSets(
+        num_id=len(get_split(task, "id_prompts")),
+        num_length=len(get_split(task, "length_prompts")),
+        completable=completable,
+        headline=headline,
+        heldout=headline & ~np.asarray(ood.regime, dtype=bool),
+        sampled_index=sampled_prompt_indices(task),
+    )
 
 
-def language_flags(task: Task, words: Sequence[str | None]) -> np.ndarray:
-    """Per-row :func:`~benchmark.verdicts.in_language` (bool ``[N]``)."""
-    return _memo_flags(lambda w: in_language(task, w), words)
+def prompt_sets(task: Task) -> PromptSets:
+    return _prompt_sets(task.name, task.size, task)
 
 
-def rule_flags(task: Task, rule: str, words: Sequence[str | None]) -> np.ndarray:
-    """Per-row :func:`~benchmark.verdicts.keeps_rule` for rule ``rule`` (bool ``[N]``)."""
-    return _memo_flags(lambda w: keeps_rule(task.rules[rule], w), words)
+def headline_family(finished_P: np.ndarray, keep_P: np.ndarray, stop_keep_P: np.ndarray) -> dict[str, Ratio]:
+    """The four headline metrics over one set of headline prompts (aligned bool arrays)."""
+    finished_P, keep_P = np.asarray(finished_P, bool), np.asarray(keep_P, bool)
+    return {
+        "ood_rule_extrapolation": Ratio.of(keep_P),
+        "ood_finished": Ratio.of(finished_P),
+        "ood_rule_given_finished": Ratio.of(keep_P[finished_P]),
+        "ood_stop_rule": Ratio.of(stop_keep_P),
+    }
 
 
-def id_accuracy(task: Task, prompts: Sequence[str], completions: Completions) -> Ratio:
-    return Ratio.of(language_flags(task, whole_words(prompts, completions, task.symbols)))
+def aggregate(task: Task, records: dict) -> dict[str, Ratio | dict[str, Ratio]]:
+    """Every capability metric from a result's ``records`` (layout of :mod:`benchmark.records`).
+
+    The records must already have the right number of rows (checked by
+    :func:`benchmark.records.check_records`).
+    """
+    sets = prompt_sets(task)
+    ood = records["ood_prompts"]
+    rule_N = {r: unflag(col) for r, col in ood["rules"].items()}
+    finished_N = unflag(ood["finished"])
+    stop_keep_N = np.zeros(finished_N.size, dtype=bool)
+    stop_keep_N[np.asarray(records["ood_stop_rule"]["prompt_index"], dtype=np.int64)] = unflag(
+        records["ood_stop_rule"]["keep"]
+    )
+    keep_N = rule_N[task.keep_rule]
+
+    out: dict[str, Ratio | dict[str, Ratio]] = {
+        "id_accuracy": Ratio.of(unflag(records["id_prompts"]["in_language"])),
+    }
+    out.update(headline_family(finished_N[sets.headline], keep_N[sets.headline], stop_keep_N[sets.headline]))
+    out["ood_rules"] = {r: Ratio.of(rule_N[r][sets.completable[r]]) for r in task.rules}
+    out["length_extrapolation"] = Ratio.of(unflag(records["length_prompts"]["in_language"]))
+    out["sampled_ood_rule_extrapolation"] = Ratio.of(unflag(records["sampled_ood"]["keep"]))
+    out["generation_accuracy"] = Ratio.of(unflag(records["generation"]["in_language"]))
+    held = headline_family(finished_N[sets.heldout], keep_N[sets.heldout], stop_keep_N[sets.heldout])
+    out.update({f"heldout_{k}": v for k, v in held.items()})
+    return {k: out[k] for k in CAPABILITY_KEYS}
 
 
-def ood_metrics(
-    task: Task, prompts: Sequence[str], completable: dict[str, np.ndarray], completions: Completions
-) -> tuple[Ratio, dict[str, Ratio], Ratio]:
-    """(``ood_rule_extrapolation``, ``ood_rules``, ``ood_finished``) of OOD completions."""
-    words = whole_words(prompts, completions, task.symbols)
-    per_rule = {}
-    for rule in task.rules:
-        mask_N = np.asarray(completable[rule], dtype=bool)
-        per_rule[rule] = Ratio.of(rule_flags(task, rule, words)[mask_N])
-    return per_rule[task.keep_rule], per_rule, Ratio.of(completions.finished_N)
+def values(ratios: dict[str, Ratio | dict[str, Ratio]]) -> dict[str, object]:
+    """Metric values (``ood_rules`` nested by rule)."""
+    return {k: ({r: x.value for r, x in v.items()} if isinstance(v, dict) else v.value) for k, v in ratios.items()}
 
 
-def length_extrapolation(task: Task, prompts: Sequence[str], completions: Completions) -> Ratio:
-    doubled = task.resized(2 * task.size)
-    return Ratio.of(language_flags(doubled, whole_words(prompts, completions, task.symbols)))
+def counts(ratios: dict[str, Ratio | dict[str, Ratio]]) -> dict[str, object]:
+    """``{"successes", "count"}`` per metric (``ood_rules`` nested by rule)."""
+
+    def pair(r: Ratio) -> dict[str, int]:
+        return {"successes": r.successes, "count": r.count}
+
+    return {k: ({r: pair(x) for r, x in v.items()} if isinstance(v, dict) else pair(v)) for k, v in ratios.items()}
 
 
-def sampled_rule_extrapolation(task: Task, prompts: Sequence[str], completions: Completions) -> Ratio:
-    """Keep-rule verdicts of sampled rows (``prompts`` has one entry per row)."""
-    return Ratio.of(rule_flags(task, task.keep_rule, whole_words(prompts, completions, task.symbols)))
-
-
-def generation_accuracy(task: Task, completions: Completions) -> Ratio:
-    """Samples from SOS (empty prompt) that are finished and in the language."""
-    return Ratio.of(language_flags(task, whole_words([""] * len(completions), completions, task.symbols)))
+def expected_rows(task: Task) -> dict[str, int]:
+    """Number of rows of every record block for ``task``."""
+    sets = prompt_sets(task)
+    return {
+        "id_prompts": sets.num_id,
+        "ood_prompts": int(sets.headline.size),
+        "length_prompts": sets.num_length,
+        "ood_stop_rule": int(sets.headline.sum()),
+        "sampled_ood": int(sets.sampled_index.size) * SAMPLES_PER_PROMPT,
+        "generation": GENERATION_SAMPLES,
+    }

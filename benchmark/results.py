@@ -11,13 +11,17 @@ One JSON object per (task, model, seed), named ``{task}__{model}__seed{seed}.jso
 * ``chance`` / ``chance_stderr``: the capability keys, for the uniform-random model;
 * ``counts``: ``{"successes", "count"}`` per capability metric and ``{"nats", "tokens"}``
   per loss, from which every metric value is recomputable;
+* ``records``: every decode's per-row completions and verdicts (:mod:`benchmark.records`),
+  from which every capability count is recomputed (:mod:`benchmark.audit`);
 * ``decoding``: how completions were produced (strategy, budget, tie-breaking, keys,
   sampled subset, chance method);
 * ``manifest``: :func:`benchmark.manifest.build_manifest`.
 
 :func:`validate_result` checks the schema (raising :class:`ResultError` with the path of
 the offending field); :func:`load_result` also refuses a file whose suite version or split
-digests differ from the running harness. The leaderboard reads results through it.
+digests differ from the running harness, and one whose counts, verdicts or chance levels
+differ from those recomputed from its own records (:func:`benchmark.audit.audit_result`).
+The leaderboard reads results through it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
+from benchmark.audit import audit_result
 from benchmark.errors import ResultError
 from benchmark.fileio import atomic_write_bytes
 from benchmark.metrics import CAPABILITY_KEYS
@@ -40,7 +45,7 @@ LOSS_KEYS: tuple[str, ...] = ("test_loss", "optimal_loss", "excess_loss", "val_l
 METRIC_KEYS: tuple[str, ...] = (*LOSS_KEYS, *CAPABILITY_KEYS)
 RESULT_KEYS: tuple[str, ...] = (
     "benchmark", "suite_version", "harness_version", "task", "task_config", "model", "seed",
-    "checkpoint_rule", "metrics", "chance", "chance_stderr", "counts", "decoding", "manifest",
+    "checkpoint_rule", "metrics", "chance", "chance_stderr", "counts", "records", "decoding", "manifest",
 )
 MANIFEST_KEYS: tuple[str, ...] = (
     "rexbench_version", "python", "jax", "jaxlib", "flax", "platform", "device", "split_sha256",
@@ -171,6 +176,8 @@ def validate_result(obj: Any) -> None:
             _fail(f"counts.{key}", f"expected finite nats and a positive token count, got {c!r}")
         if not math.isclose(metrics[key], c["nats"] / c["tokens"], rel_tol=1e-9, abs_tol=1e-12):
             _fail(f"metrics.{key}", f"value {metrics[key]!r} does not match counts {c['nats']}/{c['tokens']}")
+    for name, block in _dict(d["records"], "records").items():
+        _dict(block, f"records.{name}")
     _dict(d["decoding"], "decoding")
 
     m = _dict(d["manifest"], "manifest", MANIFEST_KEYS)
@@ -193,8 +200,24 @@ def write_result(result: dict, out_dir: str | os.PathLike[str]) -> Path:
     """Validates and writes ``result`` atomically (temp file + ``os.replace``); returns the path."""
     validate_result(result)
     path = Path(out_dir) / result_filename(result["task"], result["model"], result["seed"])
-    atomic_write_bytes(path, (json.dumps(result, indent=2, allow_nan=False) + "\n").encode())
+    atomic_write_bytes(path, dump_result(result).encode())
     return path
+
+
+_RECORDS_PLACEHOLDER = "\u0000records\u0000"
+
+
+def dump_result(result: dict) -> str:
+    """The file text: indented JSON, with each records column on one line (compact, and
+    still one line per column in a diff)."""
+    body = json.dumps({**result, "records": _RECORDS_PLACEHOLDER}, indent=2, allow_nan=False)
+    blocks = []
+    for name, block in result["records"].items():
+        cols = ",\n".join(f"      {json.dumps(k)}: {json.dumps(v, separators=(',', ':'), allow_nan=False)}"
+                          for k, v in block.items())
+        blocks.append(f"    {json.dumps(name)}: {{\n{cols}\n    }}")
+    records = "{\n" + ",\n".join(blocks) + "\n  }"
+    return body.replace(json.dumps(_RECORDS_PLACEHOLDER), records, 1) + "\n"
 
 
 @lru_cache(maxsize=None)
@@ -202,12 +225,22 @@ def _digests(task: str, size: int) -> dict[str, str]:
     return split_digests(get_task(task, size))
 
 
-def check_compatible(result: dict) -> None:
-    """Refuses a (valid) result made with another suite version or other splits."""
+def check_version(result: Any) -> None:
+    """Refuses a result of another suite version (checked before the schema, which changed)."""
+    if not isinstance(result, dict) or "suite_version" not in result:
+        return  # the schema check names what is missing
     if result["suite_version"] != SUITE_VERSION:
         raise ResultError(
             f"suite_version {result['suite_version']!r} differs from this harness's suite version {SUITE_VERSION!r}"
+            + (": suite v1 results are not comparable with v2 (stopping was not separated from rule-keeping, "
+               "no per-prompt records, other splits); regenerate them with this harness"
+               if result["suite_version"] == "1" else "")
         )
+
+
+def check_compatible(result: dict) -> None:
+    """Refuses a (valid) result made with another suite version or other splits."""
+    check_version(result)
     try:
         expected = _digests(result["task"], result["task_config"]["size"])
     except (UnknownTaskError, ValueError) as err:
@@ -228,9 +261,13 @@ def load_result(path: str | os.PathLike[str]) -> dict:
         obj = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ResultError(f"{path}: cannot read a JSON result: {err}") from None
+    except RecursionError:
+        raise ResultError(f"{path}: cannot read a JSON result: nested too deeply") from None
     try:
+        check_version(obj)
         validate_result(obj)
         check_compatible(obj)
+        audit_result(get_task(obj["task"], obj["task_config"]["size"]), obj)
     except ResultError as err:
         raise ResultError(f"{path}: {err}") from None
     return obj

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import benchmark
-from benchmark.capabilities import GENERATION_SAMPLES, score_capabilities
+from benchmark import metrics as metric_defs
+from benchmark.capabilities import score_records
 from benchmark.chance import CHANCE_GENERATIONS, CHANCE_SAMPLES_PER_PROMPT, chance_levels
 from benchmark.checks import check_model
 from benchmark.decoding import BUDGET, decode_width
@@ -22,7 +23,7 @@ from benchmark.loss import optimal_nll, split_nll
 from benchmark.manifest import build_manifest
 from benchmark.protocol import as_model
 from benchmark.results import validate_result
-from benchmark.subset import SAMPLED_PROMPTS, SAMPLES_PER_PROMPT, sampled_prompt_indices
+from benchmark.subset import GENERATION_SAMPLES, SAMPLED_PROMPTS, SAMPLES_PER_PROMPT, sampled_prompt_indices
 from tasks import SUITE_VERSION, Task, get_task
 
 
@@ -44,6 +45,13 @@ def decoding_info(task: Task) -> dict[str, Any]:
             "prompt_indices": [int(i) for i in sampled_prompt_indices(task)],
         },
         "generation_samples": GENERATION_SAMPLES,
+        "stop_rule": {
+            "decoding": "greedy with EOS, SOS and PAD withheld (argmax over the symbols, random tie-break), "
+                        "up to the task's maximum word length",
+            "max_length": task.max_word_length,
+            "verdict": "keep rule on the visited prefix of highest P(EOS); exact ties broken at random",
+            "keys": "purposes 'greedy/stop_rule' (tokens) and 'stop_rule/ties' (prefix ties)",
+        },
         "chance": {
             "model": "uniform over EOS and the symbols",
             "method": "monte_carlo",
@@ -64,6 +72,7 @@ def score_model(
     train_steps: int | None = None,
     train_seconds: float | None = None,
     parameters: int | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Scores ``model_obj`` (any kind accepted by :func:`benchmark.protocol.as_model`).
 
@@ -76,7 +85,8 @@ def score_model(
     check_model(model, task)
 
     test, val, optimal = split_nll(model, task, "test"), split_nll(model, task, "val"), optimal_nll(task, "test")
-    caps = score_capabilities(model, task, seed)
+    records = score_records(model, task, seed)
+    caps = metric_defs.aggregate(task, records)
     chance = chance_levels(task)
 
     metrics: dict[str, Any] = {
@@ -84,14 +94,14 @@ def score_model(
         "optimal_loss": optimal.mean,
         "excess_loss": test.mean - optimal.mean,
         "val_loss": val.mean,
-        **caps.values(),
+        **metric_defs.values(caps),
     }
     counts: dict[str, Any] = {
         "test_loss": {"nats": test.nats, "tokens": test.tokens},
         "optimal_loss": {"nats": optimal.nats, "tokens": optimal.tokens},
         "excess_loss": {"nats": test.nats - optimal.nats, "tokens": test.tokens},
         "val_loss": {"nats": val.nats, "tokens": val.tokens},
-        **caps.counts(),
+        **metric_defs.counts(caps),
     }
     result: dict[str, Any] = {
         "benchmark": "rexbench",
@@ -106,6 +116,7 @@ def score_model(
         "chance": chance.values(),
         "chance_stderr": chance.stderrs(),
         "counts": counts,
+        "records": records,
         "decoding": decoding_info(task),
         "manifest": build_manifest(
             task,
@@ -114,5 +125,7 @@ def score_model(
             train_seconds=train_seconds,
         ),
     }
+    if reference is not None:
+        result["reference"] = reference
     validate_result(result)
     return result

@@ -87,3 +87,67 @@ def summarize(values: Sequence[float], level: float = 0.95) -> Summary:
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     half = student_t_ppf(0.5 + level / 2.0, n - 1) * std / math.sqrt(n)
     return Summary(mean, std, mean - half, mean + half, n)
+
+
+# --------------------------------------------------------------------------- two rows
+@dataclass(frozen=True)
+class Welch:
+    """Welch's comparison of two rows' means: ``diff = mean(a) - mean(b)``, its standard
+    error ``se = sqrt(var_a/n_a + var_b/n_b)`` and the Welch–Satterthwaite ``df``
+    (``inf`` when ``se = 0``: both rows exact)."""
+
+    diff: float
+    se: float
+    df: float
+
+    @property
+    def exact(self) -> bool:
+        return self.se == 0.0
+
+    def interval(self, level: float) -> tuple[float, float]:
+        """Two-sided ``level`` confidence interval of ``diff`` (a point when exact)."""
+        if self.exact:
+            return self.diff, self.diff
+        half = student_t_ppf(0.5 + level / 2.0, self.df) * self.se
+        return self.diff - half, self.diff + half
+
+    def p_two_sided(self) -> float:
+        """p of H0: equal means (exact rows: 0 if they differ at all, else 1)."""
+        if self.exact:
+            return 0.0 if self.diff != 0.0 else 1.0
+        t = abs(self.diff) / self.se
+        return min(1.0, 2.0 * (1.0 - student_t_cdf(t, self.df)))
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> Welch:
+    """Welch statistics of two samples of at least two values each."""
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("Welch's test needs at least two values per row")
+    sa, sb = summarize(a), summarize(b)
+    va, vb = sa.std**2 / sa.n, sb.std**2 / sb.n
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        return Welch(sa.mean - sb.mean, 0.0, math.inf)
+    df = (va + vb) ** 2 / (va**2 / (sa.n - 1) + vb**2 / (sb.n - 1))
+    return Welch(sa.mean - sb.mean, se, df)
+
+
+def equivalent(a: Sequence[float], b: Sequence[float], delta: float, alpha: float = 0.05) -> tuple[bool, tuple[float, float]]:
+    """Two one-sided tests (TOST) at level ``alpha``: (equivalent?, the (1 - 2 alpha)
+    Welch interval of the difference). Equivalent iff that interval lies inside
+    ``(-delta, delta)``; two exact rows (zero variance) iff ``|diff| < delta``."""
+    w = welch(a, b)
+    lo, hi = w.interval(1.0 - 2.0 * alpha)
+    return (-delta < lo and hi < delta), (lo, hi)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the input order:
+    ``p_adj(i) = max over j <= i (sorted) of min(1, (m - j) p(j))`` with 0-based j."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        out[i] = running
+    return out

@@ -18,6 +18,7 @@ from tasks.splits import split_rng
 
 SAMPLED_PROMPTS = 256
 SAMPLES_PER_PROMPT = 16
+GENERATION_SAMPLES = 1_000  # temperature-1 samples from SOS for generation_accuracy
 
 
 def sampled_prompt_indices(task: Task, limit: int = SAMPLED_PROMPTS) -> np.ndarray:

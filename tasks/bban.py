@@ -2,11 +2,25 @@
 
 Worked example (max_length = 64, prompt length 8):
 
-* word ``bbbaa`` (k = 3, m = 1): R1 (#a after the last b even) holds, R2 (all b's
-  before all a's, at least one b) holds.
+* word ``bbbaa`` (k = 3, m = 1): R1 (#a even) holds, R2 (all b's before all a's, at
+  least one b) holds.
 * ID prompt ``bbbbbaaa``: a prefix of b⁵a⁴; its completion ``a<eos>``.
-* OOD prompt ``bababbba``: breaks R2 (an a before a b); R1 is still completable, and
-  ``a<eos>`` keeps it (``aa`` after the last b), whereas ``<eos>`` breaks it.
+* OOD prompt ``bababbba``: breaks R2 (an a before a b); it has three a's, so R1 is
+  still completable: ``a<eos>`` keeps it (four a's), whereas ``<eos>`` and ``b<eos>``
+  break it (three a's).
+
+Why this keep rule (suite v2). Suite v1's keep rule was "#a after the last b is even".
+Every word of the language satisfies it, but so does *any* word that ends in ``b``:
+the completion ``b<eos>`` restarts the pattern and satisfies it whatever the prompt
+was, so a constant policy scored 1.000. R1 is now "#a is even" (over the whole word):
+
+* every word b^k a^(2m) satisfies it (it has 2m a's);
+* every prefix leaves it completable (append one ``a`` when the count is odd), so no
+  OOD prompt is excluded from the headline;
+* no completion satisfies it by restarting: appending a ``b`` never changes the parity
+  of #a, so a completion must depend on the parity of the prompt's a's. Any constant
+  completion is right on exactly the prompts of one parity (about half of them), while
+  ``oracle-keep`` is right on all of them.
 """
 
 from __future__ import annotations
@@ -18,11 +32,6 @@ import numpy as np
 
 from tasks.base import Rule, Task
 from tasks.rules import matches
-
-
-def trailing_a(word: str) -> int:
-    """Number of a's after the last b (all a's if there is no b)."""
-    return len(word) - len(word.rstrip("a"))
 
 
 class BBAn(Task):
@@ -41,10 +50,10 @@ class BBAn(Task):
         return (
             Rule(
                 "R1",
-                "#a after the last b is even",
-                lambda w: trailing_a(w) % 2 == 0,
+                "#a is even",
+                lambda w: w.count("a") % 2 == 0,
                 lambda p: True,
-                lambda p: "a" * (trailing_a(p) % 2),
+                lambda p: "a" * (p.count("a") % 2),
             ),
             Rule(
                 "R2",

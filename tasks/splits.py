@@ -13,10 +13,23 @@ spaces; OOD prompts add ``"completable": {"R1": bool, ...}``.
 * ``id_prompts``: every string of ``prompt_length`` symbols that is a prefix of positive
   probability, in lexicographic order of token ids, as ``SOS prompt``.
 * ``ood_prompts``: every other string of that length (probability zero), same order,
-  with per-rule completable flags.
-* ``length_prompts``: 64 words of the task with its size parameter doubled, drawn from
-  the doubled task's distribution conditioned (by rejection) on being longer than the
-  longest word of the original support, each cut to its first ``len // 2`` symbols.
+  with per-rule completable flags and a ``regime`` flag (:func:`regime_half`).
+* ``length_prompts`` (:func:`sample_length_prompts`): 64 prefixes of positive
+  probability under the task with its size parameter doubled and **probability zero
+  under the task itself**. Each is drawn as: a word ``w`` of the doubled task (from its
+  distribution, rejected unless it is outside the original support); ``z`` = the length
+  of its shortest prefix of probability zero under the original task; a cut ``c``
+  uniform on ``z .. len(w) - 1``; the prompt is ``w[:c]``. Words with ``z = len(w)``
+  (no proper prefix of probability zero) are rejected too. So no completion of a length
+  prompt can stay inside the training distribution, and at least one symbol is always
+  left to generate.
+
+The regime half (SPEC §3, §6). Among the OOD prompts, the ones whose keep rule is
+completable (the *headline prompts*) and the others are each split in two by a seeded
+permutation (the split's generator with purpose ``"/regime"``): the first
+``ceil(n / 2)`` of each group, in permutation order, are flagged ``regime``. Regimes
+(``baselines.regimes``) train on flagged prompts only; the unflagged headline prompts
+are the *held-out half*, on which the harness also reports the headline.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ from tasks.base import Task
 from tasks.registry import get_task
 from tasks.vocab import SOS, encode, pad_rows
 
-SUITE_VERSION = "1"
+SUITE_VERSION = "2"
 SEQUENCE_SPLITS: dict[str, int] = {"train": 10_000, "val": 1_000, "test": 2_000}
 PROMPT_SPLITS: tuple[str, ...] = ("id_prompts", "ood_prompts", "length_prompts")
 SPLIT_NAMES: tuple[str, ...] = (*SEQUENCE_SPLITS, *PROMPT_SPLITS)
@@ -60,6 +73,7 @@ class Split:
     words: tuple[str, ...]
     symbols: str
     completable: dict[str, np.ndarray] | None = None
+    regime: np.ndarray | None = None  # bool [N], OOD prompts only: the regime half
     _rows: list[list[int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +103,9 @@ class Split:
         if self.completable is not None:
             for i, rec in enumerate(out):
                 rec["completable"] = {k: bool(v[i]) for k, v in self.completable.items()}
+        if self.regime is not None:
+            for i, rec in enumerate(out):
+                rec["regime"] = bool(self.regime[i])
         return out
 
     def jsonl(self) -> bytes:
@@ -109,15 +126,40 @@ def enumerate_prompts(task: Task) -> tuple[list[str], list[str]]:
     return id_prompts, ood_prompts
 
 
-def sample_length_words(task: Task) -> list[str]:
-    """64 doubled-size words longer than any word of the original support."""
+def first_zero_prefix(task: Task, word: str) -> int | None:
+    """Length of the shortest prefix of ``word`` with probability zero under ``task``
+    (None if every prefix, the whole word included, has positive probability)."""
+    for i in range(len(word) + 1):
+        if not task.is_reachable(word[:i]):
+            return i
+    return None
+
+
+def sample_length_prompts(task: Task) -> list[str]:
+    """The 64 length prompts (see the module docstring for the exact rule)."""
     doubled = task.resized(2 * task.size)
     rng = split_rng(task, "length_prompts")
-    words: list[str] = []
-    while len(words) < NUM_LENGTH_PROMPTS:
+    prompts: list[str] = []
+    while len(prompts) < NUM_LENGTH_PROMPTS:
         batch = doubled.sample_words(rng, NUM_LENGTH_PROMPTS)
-        words.extend(w for w in batch if len(w) > task.max_word_length)
-    return words[:NUM_LENGTH_PROMPTS]
+        cut_u = rng.random(NUM_LENGTH_PROMPTS)  # one uniform per word, drawn whether used or not
+        for word, u in zip(batch, cut_u.tolist(), strict=True):
+            z = first_zero_prefix(task, word)
+            if z is None or z >= len(word):
+                continue
+            cut = z + int(u * (len(word) - z))  # uniform on z .. len(word) - 1
+            prompts.append(word[:cut])
+    return prompts[:NUM_LENGTH_PROMPTS]
+
+
+def regime_half(task: Task, completable_keep: np.ndarray) -> np.ndarray:
+    """The ``regime`` flags of the OOD prompts (bool ``[N]``, see the module docstring)."""
+    rng = split_rng(task, "ood_prompts", "/regime")
+    flags = np.zeros(completable_keep.size, dtype=bool)
+    for group in (np.flatnonzero(completable_keep), np.flatnonzero(~completable_keep)):
+        order = rng.permutation(group.size)
+        flags[group[order[: (group.size + 1) // 2]]] = True
+    return flags
 
 
 def build_split(task: Task, name: str) -> Split:
@@ -129,10 +171,9 @@ def build_split(task: Task, name: str) -> Split:
     if name == "ood_prompts":
         ood = enumerate_prompts(task)[1]
         flags = {r: np.array([task.rules[r].completable(p) for p in ood], dtype=bool) for r in task.rules}
-        return Split(task.name, name, tuple(ood), task.symbols, flags)
+        return Split(task.name, name, tuple(ood), task.symbols, flags, regime_half(task, flags[task.keep_rule]))
     if name == "length_prompts":
-        words = sample_length_words(task)
-        return Split(task.name, name, tuple(w[: len(w) // 2] for w in words), task.symbols)
+        return Split(task.name, name, tuple(sample_length_prompts(task)), task.symbols)
     raise KeyError(f"unknown split {name!r}; valid splits: {', '.join(SPLIT_NAMES)}")
 
 

@@ -63,6 +63,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             result = score_model(
                 loaded.model, task, seed=args.seed, model_name=loaded.name, checkpoint_rule=loaded.checkpoint_rule,
                 train_steps=loaded.train_steps, train_seconds=loaded.train_seconds, parameters=loaded.parameters,
+                reference=loaded.reference,
             )
         except ModelRefused as err:
             print(f"rexbench score: model {loaded.name!r} refused on task {name}: {err.reason}", file=sys.stderr)
