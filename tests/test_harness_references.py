@@ -10,7 +10,7 @@ import pytest
 from test_harness_support import scored_reference
 
 from benchmark.metrics import CAPABILITY_KEYS
-from benchmark.reference import REFERENCE_MODELS, ZERO_LOGIT, oracle
+from benchmark.reference import FALLBACK_LOGIT, REFERENCE_MODELS, ZERO_LOGIT, oracle
 from tasks import EOS, SOS, TASK_NAMES, get_split, get_task
 
 
@@ -85,11 +85,13 @@ def test_oracle_logits_reproduce_next_probs(task_name: str) -> None:
 
 def test_oracles_one_hot_on_zero_probability_prefixes() -> None:
     task = get_task("anbn")
-    # "ba": zero probability; keep completes #a = #b (already equal -> EOS); break appends a symbol
+    # "ba": zero probability; keep completes #a = #b (already equal -> EOS, with the symbols
+    # that keep the rule completable -- both, on anbn -- at FALLBACK_LOGIT); break appends a symbol
     tokens = np.array([[SOS, 4, 3]], dtype=np.int32)
     keep = oracle(task, "keep").fn(tokens)[0, 2]
     brk = oracle(task, "break").fn(tokens)[0, 2]
-    assert keep.argmax() == EOS and sorted(keep)[-2] == ZERO_LOGIT
+    assert keep.argmax() == EOS and keep[EOS] == 0.0 and (keep[3:] == FALLBACK_LOGIT).all()
+    assert (keep[[SOS, 2]] == ZERO_LOGIT).all()
     assert brk.argmax() == 3 and sorted(brk)[-2] == ZERO_LOGIT
     # "bab": #b > #a -> keep emits a; break: keep rule already violated -> EOS
     tokens = np.array([[SOS, 4, 3, 4]], dtype=np.int32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
 import pytest
 
 from benchmark.cli import main
@@ -57,10 +58,27 @@ def test_length_prompts(name: str) -> None:
     assert len(split) == 64
     doubled = task.resized(2 * task.size)
     for prompt in split.words:
-        # half of a doubled-size word longer than the original's longest word
-        assert 2 * len(prompt) + 1 >= task.max_word_length + 1
-        assert doubled.is_reachable(prompt)
+        # SPEC §3 (v2): positive probability under the doubled task, zero under the task itself,
+        # so no completion can stay inside the training distribution ...
+        assert doubled.is_reachable(prompt) and not task.is_reachable(prompt), prompt
+        # ... and a proper prefix: the doubled task cannot end the word here, so something is left to generate
+        assert doubled.next_probs(prompt)[EOS] < 1.0
     assert (split.tokens()[:, 0] == SOS).all()
+    assert len(set(split.words)) > 1  # not one prompt repeated
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_regime_half_is_balanced_and_seeded(name: str) -> None:
+    task = get_task(name)
+    ood = get_split(task, "ood_prompts")
+    keep = ood.completable[task.keep_rule]
+    for group in (keep, ~keep):
+        n = int(group.sum())
+        assert int((ood.regime & group).sum()) == (n + 1) // 2  # half of each group, rounded up
+    # deterministic and not simply the first half in split order
+    assert (build_split(task, "ood_prompts").regime == ood.regime).all()
+    headline = np.flatnonzero(keep)
+    assert not ood.regime[headline[: (headline.size + 1) // 2]].all()
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)
@@ -84,7 +102,8 @@ def test_export_is_byte_identical_and_indexed(tmp_path) -> None:
     index = json.loads((tmp_path / "a" / "splits.json").read_text())
     assert {k: v["sha256"] for k, v in index["splits"].items()} == PINNED_SHA256["ban"]
     first_ood = json.loads((tmp_path / "a" / "ood_prompts.jsonl").read_text().splitlines()[0])
-    assert first_ood == {"tokens": [SOS] + [3] * 8, "completable": {"R1": True, "R2": False}}
+    assert set(first_ood) == {"tokens", "completable", "regime"}
+    assert first_ood["tokens"] == [SOS] + [3] * 8 and first_ood["completable"] == {"R1": True, "R2": False}
     assert index["splits"]["train"]["size"] == 10_000
 
 
