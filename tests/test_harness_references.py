@@ -27,6 +27,9 @@ def test_oracles_same_loss_opposite_extrapolation(task_name: str) -> None:
     assert keep["metrics"]["test_loss"] == brk["metrics"]["test_loss"]
     assert keep["metrics"]["ood_rule_extrapolation"] == 1.0
     assert keep["metrics"]["sampled_ood_rule_extrapolation"] == 1.0
+    # SPEC §6: the pair also separates on rule-keeping without the stopping decision
+    assert keep["metrics"]["ood_stop_rule"] == 1.0 and brk["metrics"]["ood_stop_rule"] == 0.0
+    assert keep["metrics"]["heldout_ood_rule_extrapolation"] == 1.0
     chance = brk["chance"]["ood_rule_extrapolation"]
     assert brk["metrics"]["ood_rule_extrapolation"] <= chance
     assert brk["metrics"]["ood_rule_extrapolation"] == 0.0

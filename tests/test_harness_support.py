@@ -11,7 +11,7 @@ import numpy as np
 from flax import nnx
 
 from benchmark.protocol import HostFunction, JaxFunction
-from benchmark.reference import REFERENCE_MODELS
+from benchmark.loaders import load_model
 from benchmark.score import score_model
 from tasks import get_task
 
@@ -70,4 +70,5 @@ def bigram_host_step(table_VV: np.ndarray) -> HostFunction:
 def scored_reference(task_name: str, model_name: str, seed: int = 0) -> dict:
     """``score_model`` of a reference model, cached for the test session."""
     task = get_task(task_name)
-    return score_model(REFERENCE_MODELS[model_name](task), task, seed=seed, model_name=model_name)
+    loaded = load_model(model_name, task)
+    return score_model(loaded.model, task, seed=seed, model_name=model_name, reference=loaded.reference)
