@@ -52,6 +52,8 @@ MANIFEST_KEYS: tuple[str, ...] = (
     "parameters", "train_steps", "train_seconds", "created",
 )
 
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+@=-]{0,127}")
+
 __all__ = [
     "LOSS_KEYS", "MANIFEST_KEYS", "METRIC_KEYS", "RESULT_KEYS", "ResultError", "load_result",
     "result_filename", "sanitize_model_name", "validate_result", "write_result",
@@ -141,8 +143,11 @@ def validate_result(obj: Any) -> None:
     for key in ("suite_version", "harness_version", "task", "model", "checkpoint_rule"):
         if not isinstance(d[key], str) or not d[key]:
             _fail(key, f"expected a non-empty string, got {d[key]!r}")
-    if not _is_int(d["seed"]):
-        _fail("seed", f"expected an integer, got {d['seed']!r}")
+    if not MODEL_NAME.fullmatch(d["model"]):
+        _fail("model", f"{d['model']!r} is not a valid model name (1-128 characters of A-Z a-z 0-9 . _ : / + @ = -, "
+                       "starting with a letter or digit)")
+    if not _is_int(d["seed"]) or not 0 <= d["seed"] < 2**31:
+        _fail("seed", f"expected an integer in [0, 2^31), got {d['seed']!r}")
     cfg = _dict(d["task_config"], "task_config", ("name", "size_name", "size", "config"))
     if cfg["name"] != d["task"] or not _is_int(cfg["size"]):
         _fail("task_config", f"expected the config of task {d['task']!r} with an integer size, got {cfg!r}")

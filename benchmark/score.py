@@ -22,7 +22,8 @@ from benchmark.decoding import BUDGET, decode_width
 from benchmark.loss import optimal_nll, split_nll
 from benchmark.manifest import build_manifest
 from benchmark.protocol import as_model
-from benchmark.results import validate_result
+from benchmark.errors import ResultError
+from benchmark.results import MODEL_NAME, validate_result
 from benchmark.subset import GENERATION_SAMPLES, SAMPLED_PROMPTS, SAMPLES_PER_PROMPT, sampled_prompt_indices
 from tasks import SUITE_VERSION, Task, get_task
 
@@ -81,6 +82,9 @@ def score_model(
     models). Returns the validated result dict.
     """
     task = get_task(task) if isinstance(task, str) else task
+    if not MODEL_NAME.fullmatch(model_name):  # before any work: the result could not be written
+        raise ResultError(f"model name {model_name!r} is not valid: 1-128 characters of A-Z a-z 0-9 . _ : / + @ = -, "
+                          "starting with a letter or digit")
     model = as_model(model_obj, task.vocab_size)
     check_model(model, task)
 

@@ -1,70 +1,67 @@
-"""The leaderboard: regenerated from a hand-made store and compared with a file whose
-numbers were worked out by hand (tests/fixtures/leaderboard_expected.md); bad stores
-are refused; ``--check`` catches a stale file."""
+"""The leaderboard from a small store whose numbers are worked out by hand: the per-seed
+values, clipped intervals, the bar of the trivial policies, and the claims of SPEC §4.5
+(TOST + Welch/Holm); bad stores are refused; ``--check`` catches a stale file.
+
+The store (anbn, 251 headline prompts): ``stop-now`` (a real scored reference row, seeds
+0 and 1: headline 69/251, excess ~0) and two synthetic rows whose records are built here:
+
+* ``alpha``, seeds 0-2: the first k = 50, 60, 70 headline prompts completed correctly,
+  every other OOD prompt left unfinished; excess loss 0.0005, 0.0010, 0.0015;
+* ``beta``, seeds 0-2: every OOD prompt completed correctly (headline 1); excess 0.0010.
+"""
 
 from __future__ import annotations
 
 import json
-import shutil
+import math
 from pathlib import Path
 
 import pytest
+from test_harness_support import scored_reference
+from test_metrics import records_for
 
+from benchmark import metrics as M
 from benchmark.cli import main
-from benchmark.results import result_filename, validate_result
-from tasks import split_digests
+from benchmark.decoding import BUDGET
+from benchmark.leaderboard import fmt_cell, md_escape
+from benchmark.results import dump_result, result_filename, validate_result
+from benchmark.stats import summarize
+from tasks import get_split, get_task
 
-FIXTURES = Path(__file__).parent / "fixtures"
-RULES = ("R1", "R2")
-CHANCE = {"id_accuracy": 0.2, "ood_rule_extrapolation": 0.1, "ood_rules": {"R1": 0.1, "R2": 0.5},
-          "ood_finished": 0.9, "length_extrapolation": 0.0, "sampled_ood_rule_extrapolation": 0.1,
-          "generation_accuracy": 0.05}
+ALPHA_K = (50, 60, 70)
+ALPHA_EXCESS = (0.0005, 0.0010, 0.0015)
 
 
-def make_result(model: str, seed: int, test_nats: float, ood: tuple[int, int], id_acc: tuple[int, int],
-                length: tuple[int, int], finished: tuple[int, int], parameters: int | None) -> dict:
-    """A schema-valid anbn result whose numbers are given directly (10 test tokens,
-    optimal loss exactly 0.1 nats/token)."""
-    ratio = {"successes": 0, "count": 1}
-    pairs = {"id_accuracy": id_acc, "ood_rule_extrapolation": ood, "ood_finished": finished,
-             "length_extrapolation": length, "sampled_ood_rule_extrapolation": ood, "generation_accuracy": (0, 1)}
-    counts = {k: {"successes": s, "count": n} for k, (s, n) in pairs.items()}
-    counts["ood_rules"] = {"R1": counts["ood_rule_extrapolation"], "R2": ratio}
-    metrics = {k: s / n for k, (s, n) in pairs.items()}
-    metrics["ood_rules"] = {"R1": metrics["ood_rule_extrapolation"], "R2": 0.0}
-    losses = {"test_loss": (test_nats, 10), "optimal_loss": (1.0, 10), "val_loss": (test_nats, 10)}
-    for key, (nats, tokens) in losses.items():
-        metrics[key] = nats / tokens
-        counts[key] = {"nats": nats, "tokens": tokens}
-    metrics["excess_loss"] = metrics["test_loss"] - metrics["optimal_loss"]
-    counts["excess_loss"] = {"nats": test_nats - 1.0, "tokens": 10}
-    result = {
-        "benchmark": "rexbench", "suite_version": "1", "harness_version": "0.1.0", "task": "anbn",
-        "task_config": {"name": "anbn", "size_name": "N", "size": 32, "config": "anbn(N=32)"},
-        "model": model, "seed": seed, "checkpoint_rule": "min_val_loss", "metrics": metrics,
-        "chance": CHANCE, "chance_stderr": {**{k: 0.01 for k in CHANCE}, "ood_rules": {"R1": 0.01, "R2": 0.01}},
-        "counts": counts, "decoding": {},
-        "manifest": {"rexbench_version": "0.1.0", "python": "3.11", "jax": "x", "jaxlib": "x", "flax": "x",
-                     "platform": "test", "device": "cpu", "split_sha256": split_digests("anbn"),
-                     "parameters": parameters, "train_steps": None, "train_seconds": None, "created": "2026-11-26T00:00:00Z"},
-    }
-    validate_result(result)
-    return result
+def synthetic(base: dict, model: str, seed: int, correct: int, excess: float) -> dict:
+    """``base`` (a real anbn result) with another model's records, counts and losses."""
+    task = get_task("anbn")
+    ood = get_split(task, "ood_prompts")
+    keep = task.rules[task.keep_rule]
+    comps = {p: (keep.complete(p) + "$") if i < correct else "a" * BUDGET for i, p in enumerate(ood.words)}
+    records = records_for(task, comps)
+    agg = M.aggregate(task, records)
+    res = json.loads(json.dumps(base))
+    res.update(model=model, seed=seed, records=records)
+    res.pop("reference", None)
+    tokens = res["counts"]["test_loss"]["tokens"]
+    nats = (res["metrics"]["optimal_loss"] + excess) * tokens
+    res["counts"].update(M.counts(agg), test_loss={"nats": nats, "tokens": tokens},
+                         excess_loss={"nats": nats - res["counts"]["optimal_loss"]["nats"], "tokens": tokens})
+    res["metrics"].update(M.values(agg), test_loss=nats / tokens)
+    res["metrics"]["excess_loss"] = res["metrics"]["test_loss"] - res["metrics"]["optimal_loss"]
+    validate_result(res)
+    return res
 
 
 def fixture_store(root: Path) -> Path:
     store = root / "results"
     store.mkdir(parents=True)
-    rows = []
-    for seed in (0, 1):
-        rows.append(make_result("oracle-keep", seed, 1.0, (4, 4), (1, 1), (1, 1), (4, 4), None))
-        rows.append(make_result("oracle-break", seed, 1.0, (0, 4), (1, 1), (0, 1), (4, 4), None))
-    for seed, (nats, ood) in enumerate([(2.0, 2), (3.0, 3), (4.0, 4)]):
-        rows.append(make_result("alpha", seed, nats, (ood, 4), (1, 1), (0, 1), (4, 4), 1234))
-    for seed, (id_ok, fin) in enumerate([(0, 2), (1, 3), (1, 4)]):
-        rows.append(make_result("beta", seed, 2.5, (0, 4), (id_ok, 1), (0, 1), (fin, 4), 99))
+    rows = [scored_reference("anbn", "stop-now", seed) for seed in (0, 1)]
+    base = rows[0]
+    rows += [synthetic(base, "alpha", s, k, e) for s, (k, e) in enumerate(zip(ALPHA_K, ALPHA_EXCESS, strict=True))]
+    rows += [synthetic(base, "beta", s, 251, 0.0010) for s in range(3)]
     for res in rows:
-        (store / result_filename(res["task"], res["model"], res["seed"])).write_text(json.dumps(res))
+        (store / result_filename(res["task"], res["model"], res["seed"])).write_text(dump_result(res))
     return store
 
 
@@ -72,45 +69,72 @@ def run(root: Path, *extra: str) -> int:
     return main(["leaderboard", "--results", str(root / "results"), "--out", str(root / "leaderboard.md"), *extra])
 
 
-def test_leaderboard_matches_hand_worked_expectation(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def board(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("board")
+    fixture_store(root)
+    assert run(root) == 0
+    return (root / "leaderboard.md").read_text()
+
+
+def test_cells_by_hand(board: str) -> None:
+    # alpha's headline: 50, 60, 70 of 251 -> mean 60/251 = 0.239, s = 10/251, half-width
+    # t_{0.975,2} = 4.3027 x 0.03984 / sqrt 3 = 0.0990 -> [0.140, 0.338]
+    assert "0.239 [0.140, 0.338]" in board
+    # stopping vs rule for alpha: finished = headline (every finished completion keeps the rule)
+    assert "| **alpha** | — | 3 |" in board
+    # beta: 1.000 on every seed (zero width), above the bar 0.275 set by stop-now
+    assert "1.000 [1.000, 1.000] ▲" in board
+    assert "`ood_rule_extrapolation` bar 0.275 (set by stop-now): above it (whole 95% interval): beta." in board
+    # per-seed values are shown
+    assert "0.199 0.239 0.279" in board and "0.0005 0.0010 0.0015" in board
+
+
+def test_clipped_interval_is_marked() -> None:
+    # mean 0.28, s = sqrt(0.4146 / 4) = 0.32195, half-width 2.7764 x 0.32195 / sqrt 5 = 0.39975:
+    # raw [-0.1198, 0.6798] (the bban LSTM row of v1, from rounded seeds)
+    s = summarize([0.0, 0.21, 0.76, 0.0, 0.43])
+    assert fmt_cell(s, 3, unit_interval=True) == "0.280 [0.000⁎, 0.680]"
+    assert fmt_cell(summarize([0.9, 1.0, 1.0]), 3, unit_interval=True).endswith("1.000⁎]")
+
+
+def test_claims_by_hand(board: str) -> None:
+    """3 pairs. Loss: stop-now (excess ~0, exact) vs beta (0.001, exact): |diff| < δ; alpha vs
+    beta: diff 0, se = 0.0005/sqrt 3, df 2 -> 90% CI 0 ± 2.9200 se = ±0.00084 ⊂ (-δ, δ); stop-now
+    vs alpha: -0.001 ± 0.00084 ⊂ (-δ, δ). Headline: stop-now vs beta exact and different (p 0);
+    alpha vs beta t = (1 - 0.239) / (0.03984 / sqrt 3), df 2, p = 1 - t / sqrt(2 + t^2);
+    stop-now vs alpha t = 1.56, p = 0.26. Holm over 3: 0, 2 p(alpha, beta), 0.26 -> two claims."""
+    assert "3 pairs compared" in board
+    t = (1 - 60 / 251) / ((10 / 251) / math.sqrt(3))
+    p = 1 - t / math.sqrt(2 + t * t)
+    assert f"**beta** vs **alpha**: " in board and f"(Welch p = {p:.2g}, Holm-adjusted {2 * p:.2g})" in board
+    assert "**beta** vs **stop-now**" in board
+    assert "**alpha** vs **stop-now**" not in board and "**stop-now** vs **alpha**" not in board
+
+
+def test_figure_is_deterministic(tmp_path: Path) -> None:
     fixture_store(tmp_path)
     assert run(tmp_path) == 0
-    assert (tmp_path / "leaderboard.md").read_text() == (FIXTURES / "leaderboard_expected.md").read_text()
     png = tmp_path / "results" / "figures" / "anbn.png"
     first = png.read_bytes()
     assert first.startswith(b"\x89PNG")
-    assert run(tmp_path) == 0 and png.read_bytes() == first  # deterministic figure
+    assert run(tmp_path) == 0 and png.read_bytes() == first
 
 
 def test_check_detects_stale_leaderboard(tmp_path: Path, capsys) -> None:
-    fixture_store(tmp_path)
+    store = fixture_store(tmp_path)
     assert run(tmp_path, "--check") == 1  # missing
     assert run(tmp_path) == 0
     assert run(tmp_path, "--check") == 0
-    extra = make_result("beta", 3, 2.5, (4, 4), (1, 1), (0, 1), (4, 4), 99)
-    (tmp_path / "results" / "anbn__beta__seed3.json").write_text(json.dumps(extra))
+    extra = synthetic(scored_reference("anbn", "stop-now", 0), "beta", 3, 251, 0.0010)
+    (store / "anbn__beta__seed3.json").write_text(dump_result(extra))
     assert run(tmp_path, "--check") == 1
     assert "stale" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    ("damage", "reason"),
-    [
-        (lambda d: "{not json", "cannot read a JSON result"),
-        (lambda d: json.dumps({**d, "suite_version": "0"}), "suite_version '0' differs"),
-        (lambda d: json.dumps({**d, "manifest": {**d["manifest"], "split_sha256": {**d["manifest"]["split_sha256"], "test": "0" * 64}}}),
-         "split 'test' of anbn(N=32) differs"),
-        (lambda d: json.dumps({k: v for k, v in d.items() if k != "metrics"}), "metrics"),
-    ],
-)
-def test_bad_file_is_refused_with_name_and_reason(tmp_path: Path, capsys, damage, reason: str) -> None:
-    store = fixture_store(tmp_path)
-    bad = store / "anbn__alpha__seed1.json"
-    bad.write_text(damage(json.loads(bad.read_text())))
-    assert run(tmp_path) == 2
-    err = capsys.readouterr().err
-    assert "anbn__alpha__seed1.json" in err and reason in err
-    assert not (tmp_path / "leaderboard.md").exists() and not (store / "figures").exists()
+def test_names_are_escaped_in_markdown() -> None:
+    assert md_escape("a|b\nc") == "a\\|b c"
+    assert md_escape("x*y_z`") == "x\\*y\\_z\\`"
 
 
 def test_committed_leaderboard_is_up_to_date() -> None:

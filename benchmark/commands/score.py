@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmark.errors import ModelRefused
+from benchmark.errors import ModelRefused, ResultError
 from benchmark.loaders import UnknownModelError, load_model, valid_models_message
 from benchmark.report import format_result
 from benchmark.results import write_result
@@ -65,6 +65,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                 train_steps=loaded.train_steps, train_seconds=loaded.train_seconds, parameters=loaded.parameters,
                 reference=loaded.reference,
             )
+        except ResultError as err:
+            print(f"rexbench score: {err}", file=sys.stderr)
+            return EXIT_UNKNOWN
         except ModelRefused as err:
             print(f"rexbench score: model {loaded.name!r} refused on task {name}: {err.reason}", file=sys.stderr)
             print("rexbench score: nothing was written", file=sys.stderr)
