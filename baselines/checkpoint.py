@@ -34,6 +34,7 @@ import numpy as np
 from flax import nnx, serialization, traverse_util
 
 from baselines.models.registry import count_params, make_model
+from benchmark.errors import ModelLoadError
 from benchmark.fileio import atomic_write_bytes, atomic_write_json
 
 FORMAT = "rexbench-checkpoint/1"
@@ -41,8 +42,8 @@ PARAMS_FILE = "params.msgpack"
 META_FILE = "checkpoint.json"
 
 
-class CheckpointError(ValueError):
-    pass
+class CheckpointError(ModelLoadError):
+    """A checkpoint directory that cannot be loaded, or not for the task it is scored on."""
 
 
 def checkpoint_dirname(task: str, model: str, seed: int) -> str:
@@ -78,10 +79,18 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     meta_path = Path(path) / META_FILE
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: not a rexbench checkpoint directory ({err})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise CheckpointError(f"{path}: not a rexbench checkpoint directory ({type(err).__name__}: {err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: {META_FILE} is not a JSON object")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}, expected {FORMAT!r}")
+    from baselines.models.registry import MODELS
+
+    if meta.get("model") not in MODELS:
+        raise CheckpointError(f"{path}: model {meta.get('model')!r} is not a baseline; valid: {', '.join(MODELS)}")
+    if not isinstance(meta.get("vocab_size"), int) or not isinstance(meta.get("hyper", {}), dict):
+        raise CheckpointError(f"{path}: {META_FILE} needs an integer vocab_size and a hyper object")
     return meta
 
 
@@ -89,13 +98,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> nnx.Module:
     """The NNX module stored in checkpoint directory ``path``."""
     meta = read_meta(path)
     name, vocab, hyper = meta["model"], int(meta["vocab_size"]), dict(meta.get("hyper") or {})
-    abstract = nnx.eval_shape(lambda: make_model(name, vocab, seed=0, **hyper))
+    try:
+        abstract = nnx.eval_shape(lambda: make_model(name, vocab, seed=0, **hyper))
+    except Exception as err:
+        raise CheckpointError(f"{path}: cannot build model {name!r} with {hyper}: {type(err).__name__}: {err}") from None
     graphdef, state = nnx.split(abstract)
     try:
         raw = serialization.msgpack_restore((Path(path) / PARAMS_FILE).read_bytes())
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path}: cannot read {PARAMS_FILE}: {err}") from None
-    stored = traverse_util.flatten_dict(nnx.restore_int_paths(raw))
+        stored = traverse_util.flatten_dict(nnx.restore_int_paths(raw))
+    except Exception as err:  # missing file, not msgpack, not a nested dict of arrays
+        raise CheckpointError(f"{path}: cannot read {PARAMS_FILE}: {type(err).__name__}: {err}") from None
     expected = {path_: var for path_, var in nnx.to_flat_state(state)}
     if set(stored) != set(expected):
         diff = sorted(map(str, set(stored) ^ set(expected)))[:5]
@@ -111,9 +123,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> nnx.Module:
 
 # --------------------------------------------------------------------------- harness hook
 def loaded_model(path: str, task: Any) -> Any:
+    """The checkpoint as a harness model, refused (CheckpointError) unless it was trained on
+    ``task`` with ``task``'s vocabulary."""
     from benchmark.loaders import LoadedModel
 
     meta = read_meta(path)
+    if meta.get("task") != task.name:
+        raise CheckpointError(f"{path}: trained on task {meta.get('task')!r}, not {task.name!r}; "
+                              "score it on the task it was trained on")
+    if meta["vocab_size"] != task.vocab_size:
+        raise CheckpointError(f"{path}: vocabulary {meta['vocab_size']} does not match task {task.name!r} (V = {task.vocab_size})")
     return LoadedModel(
         model=load_checkpoint(path),
         name=meta.get("result_model", meta["model"]),
@@ -127,4 +146,9 @@ def loaded_model(path: str, task: Any) -> Any:
 def load_if_checkpoint(spec: str, task: Any) -> Any:
     """Path loader of ``benchmark.loaders.PATH_LOADERS``: a checkpoint directory ->
     LoadedModel, any other path -> None."""
-    return loaded_model(spec, task) if is_checkpoint(spec) else None
+    if is_checkpoint(spec):
+        return loaded_model(spec, task)
+    if Path(spec).is_dir() and ((Path(spec) / META_FILE).exists() or (Path(spec) / PARAMS_FILE).exists()):
+        missing = [f for f in (META_FILE, PARAMS_FILE) if not (Path(spec) / f).is_file()]
+        raise CheckpointError(f"{spec}: incomplete checkpoint directory, missing {', '.join(missing)}")
+    return None

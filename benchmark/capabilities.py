@@ -82,12 +82,12 @@ def score_records(model: ScorableModel, task: Task, seed: int, progress: Progres
     width = decode_width(task)
     out: dict = {}
     for block in rec.GREEDY_BLOCKS:
-        say(f"greedy decoding of {block}")
+        say(f"{task.name}: greedy decoding of {block} ({len(get_split(task, block))} prompts)")
         split = get_split(task, block)
         comps = greedy_split(model, task, block, seed, None if block == "length_prompts" else width)
         out[block] = rec.greedy_block(task, block, split.words, encode_completions(comps.generated_NL, comps.finished_N, task.symbols))
 
-    say("EOS-withheld decoding of the headline prompts (ood_stop_rule)")
+    say(f"{task.name}: EOS-withheld decoding of the headline prompts (ood_stop_rule)")
     ood = get_split(task, "ood_prompts")
     index = np.flatnonzero(prompt_sets(task).headline)
     sr = decode_stop_rule(model, task, ood.tokens()[index], seed, row_ids_N=index)
@@ -96,13 +96,13 @@ def score_records(model: ScorableModel, task: Task, seed: int, progress: Progres
         task, index, prompts, [encode_symbols(row, task.symbols) for row in sr.symbols_NL.tolist()], sr.chosen_length_N,
     )
 
-    say("sampled decoding of the OOD subset")
+    say(f"{task.name}: sampled decoding of the OOD subset")
     rows_idx, sampled = sampled_ood(model, task, seed, width)
     keep = task.rules[task.keep_rule]
     fin, keep_flags = _sampled_flags(task, [ood.words[i] for i in rows_idx], sampled, lambda w: keeps_rule(keep, w))
     out["sampled_ood"] = {"prompt_index": [int(i) for i in sampled_prompt_indices(task)], "finished": fin, "keep": keep_flags}
 
-    say("sampling from SOS (generation_accuracy)")
+    say(f"{task.name}: sampling from SOS (generation_accuracy)")
     gen = generations(model, seed, width)
     fin, lang = _sampled_flags(task, [""] * len(gen), gen, lambda w: in_language(task, w))
     out["generation"] = {"finished": fin, "in_language": lang}

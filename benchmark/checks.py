@@ -1,23 +1,48 @@
-"""The refusals of SPEC §5, run on a fixed probe batch before anything is scored.
+"""The refusals of SPEC §5, run before anything is scored, at every width the harness feeds.
 
-In order, a model is refused (:class:`ModelRefused`, nothing scored or written) when:
+A model is refused (:class:`ModelRefused`, nothing scored or written) when, in order:
 
-1. calling it on the probe batch raises, or its output is not an array;
-2. the output shape is not ``[B, T, V]`` for input ``[B, T]`` (wrong shape);
-3. the last dimension differs from the task's vocabulary size (vocabulary mismatch);
-4. the dtype is not floating (wrong dtype);
-5. any logit is NaN or ±inf;
-6. it is not causal: the probe's base rows are repeated with every token after position
-   ``t`` replaced (for every ``t``), and the logits at positions ``<= t`` must stay within
-   ``CAUSAL_RTOL * max(1, max |logit|)`` of the unperturbed ones; the message names the
-   first offending position and the largest difference;
-7. its incremental decoding (``decode_step`` / a host ``step_fn``) disagrees with its
-   full forward pass on the probe's base rows (same tolerance) — otherwise decoded
-   metrics would not describe the model whose loss is reported.
+1. calling it raises, or its output is not an array (the message names the call);
+2. the output shape is not ``[B, T, V]`` for input ``[B, T]`` (wrong shape), its last
+   dimension is not the task's vocabulary size, its dtype is not floating, or a logit is
+   NaN or ±inf (:func:`check_output`; the same check runs on every loss batch and, inside
+   the compiled loops, on every decode step of the actual scoring);
+3. **nondeterministic**: the same batch twice gives different logits;
+4. **batch-dependent** (three reasons, checked around causality so that each broken model
+   gets its own reason): a row's logits change with the other rows of its batch (checked
+   first), with the batch size (1 and 40 = the loss batch, at the loss width; 128 = the
+   decode batch, at the stop-rule width) or with the padded width (each harness width
+   against ``W``) — both checked after causality, whose batches are compared with the base
+   rows computed at their own shape;
+5. **not causal**: a perturbation of the tokens after position ``c`` changes the logits at a
+   position ``<= c``, over the whole width ``W`` the harness will ever feed
+   (:func:`harness_widths`: the loss width ``L``, the prompt-decode width, the
+   length-prompt decode width and the stop-rule width; ``W`` is the largest, at most 256).
+   Within the **loss width** (where a leak could lower the test loss) every cut is tried,
+   so a dependence of any position ``p`` on any later token ``q`` is caught by
+   ``c = q - 1``. Beyond it, ``SAMPLED_CUTS`` (16) cuts, one drawn uniformly (fixed seed)
+   in each of 16 equal strata of the remaining positions, plus the last position: a
+   dependence spanning at least one stratum (``ceil((W - L) / 16)`` positions, 12 on
+   ``anbn``) is always caught, a shorter one with probability span / stratum. Exhaustive
+   cuts there would cost about 12 times more calls of the widest width, and at decode
+   time the positions after ``t`` hold no data, only PAD;
+6. its **incremental decoding** (``decode_step`` / a host ``step_fn``) disagrees with its
+   full forward pass, at each decode width the harness uses, over that whole width.
 
-The probe (:func:`probe_tokens`) has ``PROBE_ROWS`` base rows of ``PROBE_LEN`` tokens:
-the first test sequences of the task and SOS-led rows of random tokens over the whole
-vocabulary (fixed numpy seed), followed by the perturbed copies; one forward call.
+During scoring, ``benchmark.score`` adds two more: any exception the model raises in any
+phase is a refusal naming the phase, and an ``excess_loss`` below -0.001 nats is refused.
+
+Comparisons are per position on **log-probabilities** (``log_softmax`` of the logits),
+each clipped below at ``LOGP_FLOOR`` (-30 nats: a probability under 1e-13), with the
+absolute tolerance ``LOGP_ATOL`` (1e-4 nats). So the tolerance is the same at every
+position and no logit anywhere (the oracles' -1e4 included) can inflate it, and a leak of
+more than 1e-4 nats toward any token is caught.
+
+The check rows (:func:`check_rows`): two test sequences (PAD after EOS, as the loss sees
+them), one OOD prompt followed by random tokens (as a decode sees it), and one row of
+random tokens over the whole vocabulary after SOS; fixed numpy seed. The whole check is
+about 17 model calls (7 of them loss batches, one of 64 rows of the widest width) plus
+three incremental passes of 4 rows; its cost is measured by ``scripts/bench_score.py``.
 """
 
 from __future__ import annotations
@@ -28,102 +53,179 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmark.decoding import DECODE_BATCH, decode_width
+from benchmark import outputs
 from benchmark.errors import ModelRefused
+from benchmark.loss import LOSS_BATCH, sequence_width
 from benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
-from tasks import SOS, Task, get_split
+from tasks import PAD, SOS, Task, get_split
 
-PROBE_ROWS = 4
-PROBE_LEN = 16
-PROBE_SEED = 20_240_917
-CAUSAL_RTOL = 1e-4
+CHECK_ROWS = 4
+CHECK_SEED = 20_240_917
+SAMPLED_CUTS = 16  # cuts beyond the loss width (64 rows of the widest width)
+LOGP_FLOOR = -30.0
+LOGP_ATOL = 1e-4
 
-__all__ = ["ModelRefused", "check_model", "probe_tokens"]
-
-
-def probe_tokens(task: Task) -> tuple[np.ndarray, list[int]]:
-    """(probe int32 ``[R + R*(T-1), T]``, cut position of each row: -1 for the base rows).
-
-    Row ``R + c*R + r`` is base row ``r`` with every token after position ``c`` replaced
-    by a different random token.
-    """
-    V, R, T = task.vocab_size, PROBE_ROWS, PROBE_LEN
-    rng = np.random.default_rng(PROBE_SEED)
-    n_real = R // 2
-    base_RT = np.empty((R, T), dtype=np.int32)
-    base_RT[:n_real] = get_split(task, "test").tokens(max(T, task.max_word_length + 2))[:n_real, :T]
-    base_RT[n_real:] = rng.integers(0, V, size=(R - n_real, T))
-    base_RT[n_real:, 0] = SOS
-    rows, cuts = [base_RT], [-1] * R
-    for cut in range(T - 1):
-        perturbed_RT = base_RT.copy()
-        shift = rng.integers(1, V, size=(R, T - cut - 1))
-        perturbed_RT[:, cut + 1 :] = (base_RT[:, cut + 1 :] + shift) % V
-        rows.append(perturbed_RT)
-        cuts += [cut] * R
-    return np.concatenate(rows).astype(np.int32), cuts
+__all__ = ["ModelRefused", "check_model", "check_output", "check_rows", "harness_widths"]
 
 
-def _call(model: ScorableModel, tokens_BT: np.ndarray) -> np.ndarray:
+def harness_widths(task: Task) -> dict[str, int]:
+    """Every row width the harness feeds a model on ``task`` (name -> width)."""
+    return {
+        "loss": sequence_width(task),
+        "prompt decode": decode_width(task),
+        "length-prompt decode": decode_width(task, ("length_prompts",)),
+        "stop-rule decode": task.max_word_length + 1,
+    }
+
+
+def check_rows(task: Task, width: int, rng: np.random.Generator) -> np.ndarray:
+    """The ``CHECK_ROWS`` base rows, int32 ``[4, width]`` (see the module docstring)."""
+    V = task.vocab_size
+    rows = np.full((CHECK_ROWS, width), PAD, dtype=np.int32)
+    test = get_split(task, "test").tokens(sequence_width(task))[:2]
+    rows[:2, : min(width, test.shape[1])] = test[:, :width]
+    ood = get_split(task, "ood_prompts").tokens()[0]
+    rows[2, : ood.size] = ood[:width]
+    rows[2, ood.size :] = rng.integers(0, V, size=width - ood.size)
+    rows[3] = rng.integers(0, V, size=width)
+    rows[:, 0] = SOS
+    return rows
+
+
+def call_model(model: ScorableModel, tokens_BT: np.ndarray, what: str) -> np.ndarray:
+    """One forward call, refused with ``what`` named if it raises or returns no array."""
     try:
         out = model.forward(tokens_BT)
     except ModelRefused:
         raise
     except Exception as err:  # the model itself failed: refuse with its message
-        raise ModelRefused(
-            f"the model raised {type(err).__name__} on a probe batch int32{list(tokens_BT.shape)}: {err}"
-        ) from err
+        raise ModelRefused(f"the model raised {type(err).__name__} on {what} (tokens int32{list(tokens_BT.shape)}): {err}") from err
     if not isinstance(out, np.ndarray) or out.dtype == object:
-        raise ModelRefused(f"the model returned {type(out).__name__}, not an array of logits")
+        raise ModelRefused(f"the model returned {type(out).__name__} on {what}, not an array of logits")
     return out
 
 
-def check_output(out: np.ndarray, batch: int, length: int, task: Task) -> None:
-    """Shape, vocabulary, dtype and finiteness checks on one output for input ``[batch, length]``."""
+def check_output(out: np.ndarray, batch: int, length: int, task: Task, where: str = "") -> None:
+    """Shape, vocabulary, dtype and finiteness of one output for input ``[batch, length]``."""
+    outputs.check_output(out, (batch, length), task.vocab_size, where)
+
+
+def _forward(model: ScorableModel, tokens_BT: np.ndarray, task: Task, what: str) -> np.ndarray:
+    out = call_model(model, tokens_BT, what)
+    check_output(out, *tokens_BT.shape, task, where=what)
+    return out
+
+
+def clipped_logp(logits: np.ndarray) -> np.ndarray:
+    """``max(log_softmax(logits), LOGP_FLOOR)`` in float64."""
+    x = logits.astype(np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    lp = x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+    return np.maximum(lp, LOGP_FLOOR)
+
+
+def _max_diff_T(a_BTV: np.ndarray, b_BTV: np.ndarray) -> np.ndarray:
+    """Largest clipped log-prob difference at each position (over rows and tokens)."""
+    return np.abs(clipped_logp(a_BTV) - clipped_logp(b_BTV)).max(axis=(0, 2))
+
+
+def _compare(a: np.ndarray, b: np.ndarray, reason: str) -> None:
+    diff_T = _max_diff_T(a, b)
+    bad = np.flatnonzero(~(diff_T <= LOGP_ATOL))
+    if bad.size:
+        raise ModelRefused(
+            f"{reason}: the log-probabilities at position {int(bad[0])} differ by up to {float(np.nanmax(diff_T)):.4g} nats "
+            f"(tolerance {LOGP_ATOL:g})"
+        )
+
+
+def _perturbed(base_RW: np.ndarray, cuts: list[int], V: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """For each cut ``c`` (cut-major), every base row with all tokens after ``c`` changed."""
+    R, W = base_RW.shape
+    rows = []
+    for cut in cuts:
+        perturbed = base_RW.copy()
+        perturbed[:, cut + 1 :] = (base_RW[:, cut + 1 :] + rng.integers(1, V, size=(R, W - cut - 1))) % V
+        rows.append(perturbed)
+    return np.concatenate(rows), np.repeat(np.asarray(cuts), R)
+
+
+def _causal_pass(model: ScorableModel, task: Task, rows_NW: np.ndarray, cuts_N: np.ndarray, batch: int,
+                 filler_RW: np.ndarray) -> None:
+    """Perturbed rows in batches of ``batch``, each compared with the base rows computed at
+    the very same batch shape (so a model that depends on the shape is not reported here,
+    but by the batch-size and width checks)."""
+    R = filler_RW.shape[0]
+    ref = np.tile(filler_RW, (-(-batch // R), 1))[:batch]
+    base_lp = clipped_logp(_forward(model, ref, task, "the causality check")[:R])
+    for start in range(0, rows_NW.shape[0], batch):
+        chunk = rows_NW[start : start + batch]
+        n = chunk.shape[0]
+        if n < batch:  # keep one shape per pass: pad with copies of the base rows
+            chunk = np.concatenate([chunk, np.tile(filler_RW, (-(-(batch - n) // R), 1))])[:batch]
+        out = clipped_logp(_forward(model, chunk, task, "the causality check"))
+        for i in range(n):
+            cut = int(cuts_N[start + i])
+            diff_T = np.abs(out[i, : cut + 1] - base_lp[(start + i) % R, : cut + 1]).max(axis=-1)
+            bad = np.flatnonzero(diff_T > LOGP_ATOL)
+            if bad.size:
+                raise ModelRefused(
+                    f"not causal: the log-probabilities at position {int(bad[0])} change by up to {float(diff_T.max()):.4g} "
+                    f"nats (tolerance {LOGP_ATOL:g}) when only tokens after position {cut} are perturbed; "
+                    "position t may depend only on tokens 0..t"
+                )
+
+
+def stratified_cuts(lo: int, hi: int, rng: np.random.Generator) -> list[int]:
+    """``SAMPLED_CUTS`` cuts in ``lo .. hi - 1``: one uniform in each of as many equal strata,
+    and always ``hi - 1`` (the last position)."""
+    edges = np.linspace(lo, hi, SAMPLED_CUTS + 1)
+    picked = {int(rng.integers(int(np.ceil(a)), max(int(np.ceil(a)) + 1, int(np.ceil(b))))) for a, b in zip(edges[:-1], edges[1:])}
+    return sorted(c for c in picked | {hi - 1} if lo <= c < hi)
+
+
+def check_causal(model: ScorableModel, task: Task, base_RW: np.ndarray, full_RWV: np.ndarray, rng: np.random.Generator) -> None:
+    """Every cut of the loss width, in loss-shaped batches; ``SAMPLED_CUTS`` cuts beyond it
+    (the last position included), in one decode-shaped batch of the whole width."""
+    R, W = base_RW.shape
     V = task.vocab_size
-    if out.ndim != 3 or out.shape[:2] != (batch, length):
-        raise ModelRefused(
-            f"wrong output shape: tokens int32[{batch}, {length}] gave logits of shape {list(out.shape)}; "
-            f"expected [{batch}, {length}, {V}] ([B, T, V])"
-        )
-    if out.shape[2] != V:
-        raise ModelRefused(
-            f"vocabulary mismatch: the model outputs {out.shape[2]} logits per position but task "
-            f"{task.config} has V = {V} (SOS, EOS, PAD + symbols {task.symbols!r})"
-        )
-    if not np.issubdtype(out.dtype, np.floating) and out.dtype != jnp.bfloat16:
-        raise ModelRefused(f"wrong dtype: logits must be floating point, got {out.dtype}")
-    bad = ~np.isfinite(out.astype(np.float32))
-    if bad.any():
-        b, t, v = (int(i) for i in np.argwhere(bad)[0])
-        kind = "NaN" if np.isnan(out[b, t, v].astype(np.float32)) else "infinite"
-        raise ModelRefused(
-            f"non-finite logits: {int(bad.sum())} NaN/inf values, first a {kind} logit at row {b}, "
-            f"position {t}, token {v}"
-        )
+    L = sequence_width(task)
+    loss_base = base_RW[:, :L]
+    rows, cuts = _perturbed(loss_base, list(range(L - 1)), V, rng)
+    _causal_pass(model, task, rows, cuts, LOSS_BATCH, loss_base)
+    if W > L:
+        rows, cuts = _perturbed(base_RW, stratified_cuts(L - 1, W - 1, rng), V, rng)
+        _causal_pass(model, task, rows, cuts, rows.shape[0], base_RW)
 
 
-def _tolerance(logits: np.ndarray) -> float:
-    return CAUSAL_RTOL * max(1.0, float(np.abs(logits).max()))
+def check_other_rows(model: ScorableModel, task: Task, base_RW: np.ndarray, full_RWV: np.ndarray,
+                     rng: np.random.Generator) -> None:
+    R, W = base_RW.shape
+    others = base_RW.copy()
+    others[1:] = rng.integers(0, task.vocab_size, size=(R - 1, W))
+    others[:, 0] = SOS
+    _compare(_forward(model, others, task, "the batch-independence check")[:1], full_RWV[:1],
+             "batch-dependent: a row's logits change with the other rows of its batch")
 
 
-def check_causal(out: np.ndarray, cuts: list[int]) -> None:
-    """Refuses if a perturbation after position ``t`` changed logits at a position ``<= t``."""
-    R = PROBE_ROWS
-    base_RTV = out[:R].astype(np.float32)
-    tol = _tolerance(base_RTV)
-    first_pos, worst = None, 0.0
-    for i in range(R, out.shape[0]):
-        cut = cuts[i]
-        diff_T = np.abs(out[i, : cut + 1].astype(np.float32) - base_RTV[i % R, : cut + 1]).max(axis=-1)
-        offending = np.flatnonzero(diff_T > tol)
-        if offending.size:
-            first_pos = int(offending[0]) if first_pos is None else min(first_pos, int(offending[0]))
-            worst = max(worst, float(diff_T.max()))
-    if first_pos is not None:
-        raise ModelRefused(
-            f"not causal: the logits at position {first_pos} change (by up to {worst:.4g}; tolerance "
-            f"{tol:.2g}) when only tokens after it are perturbed; position t may depend only on tokens 0..t"
-        )
+def check_batch_sizes(model: ScorableModel, task: Task, base_RW: np.ndarray, full_RWV: np.ndarray) -> None:
+    R = base_RW.shape[0]
+    L = sequence_width(task)
+    for size, width in ((1, L), (LOSS_BATCH, L), (DECODE_BATCH, task.max_word_length + 1)):
+        batch = np.tile(base_RW[:, :width], (-(-size // R), 1))[:size]
+        out = _forward(model, batch, task, f"the batch-size check (batch {size}, width {width})")
+        n = min(size, R)
+        _compare(out[:n], full_RWV[:n, :width], f"batch-dependent: a row's logits change with the batch size ({size} vs {R})")
+
+
+def check_widths(model: ScorableModel, task: Task, base_RW: np.ndarray, full_RWV: np.ndarray) -> None:
+    for name, width in harness_widths(task).items():
+        if width == base_RW.shape[1]:
+            continue
+        out = _forward(model, base_RW[:, :width], task, f"the width check ({name}, width {width})")
+        _compare(out, full_RWV[:, :width],
+                 f"batch-dependent: a row's logits change with the padded width ({width}, the {name} width, vs {base_RW.shape[1]})")
 
 
 @partial(jax.jit, static_argnums=0)
@@ -156,32 +258,41 @@ def incremental_logits(model: ScorableModel, tokens_BT: np.ndarray) -> np.ndarra
     return np.stack(steps, axis=1)
 
 
-def check_incremental(model: ScorableModel, base_BT: np.ndarray, full_BTV: np.ndarray) -> None:
-    try:
-        inc = incremental_logits(model, base_BT)
-    except Exception as err:
-        raise ModelRefused(f"incremental decoding (init_cache/decode_step) raised {type(err).__name__}: {err}") from err
-    if inc is None:
-        return
-    if inc.shape != full_BTV.shape:
-        raise ModelRefused(
-            f"incremental decoding returned logits of shape {list(inc.shape)} over the probe; "
-            f"expected {list(full_BTV.shape)} (one [B, V] per step)"
-        )
-    diff_T = np.abs(inc.astype(np.float32) - full_BTV.astype(np.float32)).max(axis=(0, 2))
-    tol = _tolerance(full_BTV)
-    bad = np.flatnonzero(~(diff_T <= tol))
-    if bad.size:
-        raise ModelRefused(
-            f"incremental decoding disagrees with the full forward pass: decode_step logits at position "
-            f"{int(bad[0])} differ by up to {float(np.nanmax(diff_T)):.4g} (tolerance {tol:.2g})"
-        )
+def check_incremental(model: ScorableModel, task: Task, base_RW: np.ndarray, full_RWV: np.ndarray) -> None:
+    widths = harness_widths(task)
+    for name in ("prompt decode", "length-prompt decode", "stop-rule decode"):
+        width = widths[name]
+        try:
+            inc = incremental_logits(model, base_RW[:, :width])
+        except ModelRefused:
+            raise
+        except Exception as err:
+            raise ModelRefused(f"incremental decoding (init_cache/decode_step) raised {type(err).__name__} "
+                               f"at the {name} width {width}: {err}") from err
+        if inc is None:
+            return
+        if inc.shape != full_RWV[:, :width].shape:
+            raise ModelRefused(
+                f"incremental decoding returned logits of shape {list(inc.shape)} at the {name} width; "
+                f"expected {list(full_RWV[:, :width].shape)} (one [B, V] per step)"
+            )
+        check_output(inc, *base_RW[:, :width].shape, task, where=f"incremental decoding, {name} width")
+        _compare(inc, full_RWV[:, :width],
+                 f"incremental decoding disagrees with the full forward pass (at the {name} width {width})")
 
 
 def check_model(model: ScorableModel, task: Task) -> None:
     """Runs every refusal check; returns None or raises :class:`ModelRefused`."""
-    probe_BT, cuts = probe_tokens(task)
-    out = _call(model, probe_BT)
-    check_output(out, probe_BT.shape[0], probe_BT.shape[1], task)
-    check_causal(out, cuts)
-    check_incremental(model, probe_BT[:PROBE_ROWS], out[:PROBE_ROWS])
+    rng = np.random.default_rng(CHECK_SEED)
+    W = max(harness_widths(task).values())
+    base_RW = check_rows(task, W, rng)
+    full = _forward(model, base_RW, task, "the check rows")
+    again = _forward(model, base_RW.copy(), task, "the check rows, a second time")
+    diff = float(np.abs(clipped_logp(full) - clipped_logp(again)).max())
+    if not diff <= LOGP_ATOL:
+        raise ModelRefused(f"nondeterministic: the same input twice gave log-probabilities differing by up to {diff:.4g} nats")
+    check_other_rows(model, task, base_RW, full, rng)
+    check_causal(model, task, base_RW, full, rng)
+    check_batch_sizes(model, task, base_RW, full)
+    check_widths(model, task, base_RW, full)
+    check_incremental(model, task, base_RW, full)

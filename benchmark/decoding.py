@@ -15,6 +15,11 @@ therefore compiled at most once per (model program, batch size, width) — at mo
 times per task in suite v1 — and reused for every batch. Host models run the same loop
 in Python, one model call per step for the whole batch.
 
+Every step's logits are checked where they are made (SPEC §5): shape, vocabulary and
+dtype while tracing, finiteness inside the compiled loop (the loop stops at the first
+non-finite step and the harness refuses the model, naming the position); a host model's
+output is checked on the host at every step.
+
 Token choice and keys are in :mod:`benchmark.sampling`.
 """
 
@@ -27,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmark.errors import ModelRefused
+from benchmark.outputs import check_output, check_traced, first_bad
 from benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
 from benchmark.sampling import choose_tokens, choose_tokens_host
 from tasks import EOS, PAD, SOS, Task, get_split
@@ -70,7 +77,7 @@ def decode_batch_size(num_rows: int) -> int:
 
 
 # --------------------------------------------------------------------------- JAX loop
-@partial(jax.jit, static_argnums=(0, 7))
+@partial(jax.jit, static_argnums=(0, 7, 9))
 def _decode_jax(
     program: JaxProgram,
     params: PyTree,
@@ -81,8 +88,10 @@ def _decode_jax(
     key: jax.Array,
     budget: int,
     greedy: jax.Array,
-) -> tuple[jax.Array, jax.Array]:
-    """The compiled decode loop of one batch; returns (buffer_BW, finished_B)."""
+    vocab_size: int,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The compiled decode loop of one batch; returns (buffer_BW, finished_B, bad): ``bad``
+    is ``position * B + row`` of the first step whose logits were not finite, or -1."""
     B, W = buffer_BW.shape
     cache = program.init_cache(params, B, W) if program.has_cache else jnp.zeros((), jnp.int32)
     end_B = lengths_B + budget  # first position a row may not write
@@ -91,36 +100,44 @@ def _decode_jax(
         return active_B & ~finished_B & (t + 1 < end_B)
 
     def cond(carry: tuple) -> jax.Array:
-        t, _, finished_B, _ = carry
-        return (t < W - 1) & jnp.any(pending(finished_B, t))
+        t, _, finished_B, _, bad = carry
+        return (t < W - 1) & jnp.any(pending(finished_B, t)) & (bad < 0)
 
     def body(carry: tuple) -> tuple:
-        t, buffer_BW, finished_B, cache = carry
+        t, buffer_BW, finished_B, cache, bad = carry
         if program.has_cache:
             logits_BV, cache = program.decode_step(params, cache, buffer_BW[:, t], t)
         else:
             logits_BV = jax.lax.dynamic_index_in_dim(program.forward(params, buffer_BW), t, axis=1, keepdims=False)
+        check_traced(logits_BV, (B,), vocab_size, "a decode step")
+        row_bad = first_bad(logits_BV)
+        bad = jnp.where(row_bad >= 0, t * B + row_bad, bad)
         tokens_B = choose_tokens(logits_BV, key, row_ids_B, t + 1, greedy)
         write_B = pending(finished_B, t) & (t + 1 >= lengths_B)
         column_B = jax.lax.dynamic_index_in_dim(buffer_BW, t + 1, axis=1, keepdims=False)
         column_B = jnp.where(write_B, tokens_B, column_B)
         buffer_BW = jax.lax.dynamic_update_index_in_dim(buffer_BW, column_B, t + 1, axis=1)
         finished_B = finished_B | (write_B & (tokens_B == EOS))
-        return t + 1, buffer_BW, finished_B, cache
+        return t + 1, buffer_BW, finished_B, cache, bad
 
-    init = (jnp.int32(0), buffer_BW, jnp.zeros((B,), jnp.bool_), cache)
-    _, buffer_BW, finished_B, _ = jax.lax.while_loop(cond, body, init)
-    return buffer_BW, finished_B
+    init = (jnp.int32(0), buffer_BW, jnp.zeros((B,), jnp.bool_), cache, jnp.int32(-1))
+    _, buffer_BW, finished_B, _, bad = jax.lax.while_loop(cond, body, init)
+    return buffer_BW, finished_B, bad
 
 
 def _decode_batch_jax(
     model: JaxModel, buffer_BW: np.ndarray, lengths_B: np.ndarray, active_B: np.ndarray,
     row_ids_B: np.ndarray, key: jax.Array, budget: int, greedy: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    buffer, finished = _decode_jax(
+    buffer, finished, bad = _decode_jax(
         model.program, model.params, jnp.asarray(buffer_BW), jnp.asarray(lengths_B), jnp.asarray(active_B),
-        jnp.asarray(row_ids_B), key, budget, jnp.bool_(greedy),
+        jnp.asarray(row_ids_B), key, budget, jnp.bool_(greedy), model.vocab_size,
     )
+    bad = int(bad)
+    if bad >= 0:
+        B = buffer_BW.shape[0]
+        raise ModelRefused(f"non-finite logits (a decode step): at position {bad // B} of batch row {bad % B} "
+                           f"(global row {int(row_ids_B[bad % B])})")
     return np.asarray(buffer), np.asarray(finished)
 
 
@@ -140,8 +157,7 @@ def _decode_batch_host(
         if not pending_B.any():
             break
         logits_BV, state = model.step(state, buffer_BW[:, t], t)
-        if logits_BV.shape != (B, model.vocab_size):
-            raise ValueError(f"host model step returned shape {logits_BV.shape}, expected {(B, model.vocab_size)}")
+        check_output(np.asarray(logits_BV), (B,), model.vocab_size, f"a decode step at position {t}")
         tokens_B = choose_tokens_host(logits_BV, key, row_ids_B, t + 1, greedy)
         write_B = pending_B & (t + 1 >= lengths_B)
         buffer_BW[write_B, t + 1] = tokens_B[write_B]

@@ -16,3 +16,8 @@ class ModelRefused(ValueError):
 
 class ResultError(ValueError):
     """A result file that does not validate, or does not match the running harness."""
+
+
+class ModelLoadError(ValueError):
+    """A model spec that names something that cannot be loaded (e.g. a broken checkpoint
+    directory); ``rexbench score`` prints it as one line and exits 2."""

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from benchmark.errors import ModelLoadError
 from benchmark.reference import REFERENCE_MODELS, reference_info
 from tasks import Task
 
@@ -86,5 +87,8 @@ def load_model(spec: str, task: Task) -> LoadedModel:
     factory = getattr(module, rest, None)
     if not callable(factory):
         raise UnknownModelError(f"module {scheme!r} has no callable {rest!r}; {valid_models_message()}")
-    obj = factory(task.vocab_size)
+    try:
+        obj = factory(task.vocab_size)
+    except Exception as err:
+        raise ModelLoadError(f"the factory {spec!r} raised {type(err).__name__}: {err}") from err
     return obj if isinstance(obj, LoadedModel) else LoadedModel(obj, spec)

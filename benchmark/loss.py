@@ -7,7 +7,10 @@ which are added up in float64 on the host and divided once at the end. The last 
 is padded with PAD rows, which carry no targets.
 
 A JAX model's forward pass and the NLL are one compiled function per (program, batch
-shape); a host model's logits go through the same compiled NLL function.
+shape); a host model's logits go through the same compiled NLL function. Every batch is
+checked where the numbers are made (SPEC §5): shape, vocabulary and dtype while tracing,
+finiteness inside the compiled program (one flag per batch, a refusal naming the row and
+position); a host model's output is checked on the host.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmark.errors import ModelRefused
+from benchmark.outputs import check_output, check_traced, first_bad
 from benchmark.protocol import JaxModel, JaxProgram, PyTree, ScorableModel
 from tasks import PAD, Task, get_split
 
@@ -60,9 +65,12 @@ def nll_rows(logits_BTV: jax.Array, tokens_BT: jax.Array) -> tuple[jax.Array, ja
 _nll_rows_jit = jax.jit(nll_rows)
 
 
-@partial(jax.jit, static_argnums=0)
-def _jax_nll_rows(program: JaxProgram, params: PyTree, tokens_BT: jax.Array) -> tuple[jax.Array, jax.Array]:
-    return nll_rows(program.forward(params, tokens_BT), tokens_BT)
+@partial(jax.jit, static_argnums=(0, 3))
+def _jax_nll_rows(program: JaxProgram, params: PyTree, tokens_BT: jax.Array, vocab_size: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per-row (nats, targets) and the flat index of the first non-finite position (-1: none)."""
+    logits_BTV = program.forward(params, tokens_BT)
+    check_traced(logits_BTV, tokens_BT.shape, vocab_size, "a loss batch")  # static: raised while tracing
+    return (*nll_rows(logits_BTV, tokens_BT), first_bad(logits_BTV))
 
 
 def sequence_nll(model: ScorableModel, tokens_NT: np.ndarray, batch_size: int = LOSS_BATCH) -> NllSum:
@@ -74,10 +82,15 @@ def sequence_nll(model: ScorableModel, tokens_NT: np.ndarray, batch_size: int = 
         batch_BT = np.full((batch_size, T), PAD, dtype=np.int32)
         chunk = tokens_NT[start : start + batch_size]
         batch_BT[: len(chunk)] = chunk
+        where = f"loss batch of rows {start}..{start + len(chunk) - 1}"
         if isinstance(model, JaxModel):
-            nats_B, count_B = _jax_nll_rows(model.program, model.params, jnp.asarray(batch_BT))
+            nats_B, count_B, bad = _jax_nll_rows(model.program, model.params, jnp.asarray(batch_BT), model.vocab_size)
+            if int(bad) >= 0:
+                raise ModelRefused(f"non-finite logits ({where}): at row {start + int(bad) // T}, position {int(bad) % T}")
         else:
-            nats_B, count_B = _nll_rows_jit(jnp.asarray(model.forward(batch_BT)), jnp.asarray(batch_BT))
+            logits_BTV = np.asarray(model.forward(batch_BT))
+            check_output(logits_BTV, (batch_size, T), model.vocab_size, where)
+            nats_B, count_B = _nll_rows_jit(jnp.asarray(logits_BTV), jnp.asarray(batch_BT))
         nats += float(np.asarray(nats_B, dtype=np.float64).sum())
         count += int(np.asarray(count_B).sum())
     return NllSum(nats, count)

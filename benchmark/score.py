@@ -11,18 +11,19 @@ the same model and seed give identical ``metrics`` and ``counts``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import benchmark
 from benchmark import metrics as metric_defs
 from benchmark.capabilities import score_records
 from benchmark.chance import CHANCE_GENERATIONS, CHANCE_SAMPLES_PER_PROMPT, chance_levels
-from benchmark.checks import check_model
+from benchmark.checks import check_model, harness_widths
 from benchmark.decoding import BUDGET, decode_width
 from benchmark.loss import optimal_nll, split_nll
 from benchmark.manifest import build_manifest
 from benchmark.protocol import as_model
-from benchmark.errors import ResultError
+from benchmark.errors import ModelRefused, ResultError
 from benchmark.results import MODEL_NAME, validate_result
 from benchmark.subset import GENERATION_SAMPLES, SAMPLED_PROMPTS, SAMPLES_PER_PROMPT, sampled_prompt_indices
 from tasks import SUITE_VERSION, Task, get_task
@@ -63,6 +64,21 @@ def decoding_info(task: Task) -> dict[str, Any]:
     }
 
 
+MAX_NEGATIVE_EXCESS = 0.001  # nats per token (SPEC §5)
+Progress = Callable[[str], None]
+T = TypeVar("T")
+
+
+def in_phase(phase: str, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, with any exception the model raises turned into a refusal naming ``phase``."""
+    try:
+        return fn(*args)
+    except (ModelRefused, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        raise ModelRefused(f"the model raised {type(err).__name__} during {phase}: {err}") from err
+
+
 def score_model(
     model_obj: Any,
     task: Task | str,
@@ -74,22 +90,36 @@ def score_model(
     train_seconds: float | None = None,
     parameters: int | None = None,
     reference: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Scores ``model_obj`` (any kind accepted by :func:`benchmark.protocol.as_model`).
 
-    Raises :class:`benchmark.errors.ModelRefused` before scoring if the model fails a
-    SPEC §5 check. ``parameters`` defaults to the JAX parameter count (null for host
-    models). Returns the validated result dict.
+    Raises :class:`benchmark.errors.ModelRefused` if the model fails a SPEC §5 check
+    (before scoring, or where the numbers are made: a non-finite logit on any loss batch
+    or decode step), if it raises during any phase (the refusal names the phase), or if
+    its ``excess_loss`` is below ``-MAX_NEGATIVE_EXCESS``. ``progress(message)`` is told
+    each phase as it starts. ``parameters`` defaults to the JAX parameter count (null for
+    host models). Returns the validated result dict.
     """
     task = get_task(task) if isinstance(task, str) else task
     if not MODEL_NAME.fullmatch(model_name):  # before any work: the result could not be written
         raise ResultError(f"model name {model_name!r} is not valid: 1-128 characters of A-Z a-z 0-9 . _ : / + @ = -, "
                           "starting with a letter or digit")
+    say = progress or (lambda _msg: None)
     model = as_model(model_obj, task.vocab_size)
-    check_model(model, task)
+    say(f"{task.name}: checking the model (SPEC §5, widths {sorted(set(harness_widths(task).values()))})")
+    in_phase("the refusal checks", check_model, model, task)
 
-    test, val, optimal = split_nll(model, task, "test"), split_nll(model, task, "val"), optimal_nll(task, "test")
-    records = score_records(model, task, seed)
+    say(f"{task.name}: test and val loss")
+    test = in_phase("the test loss", split_nll, model, task, "test")
+    optimal = optimal_nll(task, "test")
+    if test.mean - optimal.mean < -MAX_NEGATIVE_EXCESS:
+        raise ModelRefused(
+            f"excess_loss {test.mean - optimal.mean:.4g} is below -{MAX_NEGATIVE_EXCESS}: the model beats the Bayes-optimal "
+            "loss on test, so it is not a model of the training distribution (it has seen the test set, or it is not causal)"
+        )
+    val = in_phase("the val loss", split_nll, model, task, "val")
+    records = in_phase("decoding", score_records, model, task, seed, say)
     caps = metric_defs.aggregate(task, records)
     chance = chance_levels(task)
 

@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmark.decoding import decode_batch_size
+from benchmark.errors import ModelRefused
+from benchmark.outputs import check_output, check_traced, first_bad
 from benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
 from benchmark.sampling import choose_tokens, choose_tokens_host, derive_key
 from tasks import EOS, PAD, SOS, Task
@@ -68,29 +70,32 @@ def _log_p_eos(logits_BV: jax.Array) -> jax.Array:
     return logits_BV[:, EOS] - jax.nn.logsumexp(logits_BV, axis=-1)
 
 
-@partial(jax.jit, static_argnums=0)
+@partial(jax.jit, static_argnums=(0, 6))
 def _stop_rule_jax(program: JaxProgram, params: PyTree, buffer_BW: jax.Array, prompt_len: jax.Array,
-                   key: jax.Array, row_ids_B: jax.Array) -> tuple[jax.Array, jax.Array]:
+                   key: jax.Array, row_ids_B: jax.Array, vocab_size: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     B, W = buffer_BW.shape
     cache = program.init_cache(params, B, W) if program.has_cache else jnp.zeros((), jnp.int32)
 
     def body(t: jax.Array, carry: tuple) -> tuple:
-        buffer_BW, lp_BW, cache = carry
+        buffer_BW, lp_BW, cache, bad = carry
         if program.has_cache:
             logits_BV, cache = program.decode_step(params, cache, buffer_BW[:, t], t)
         else:
             logits_BV = jax.lax.dynamic_index_in_dim(program.forward(params, buffer_BW), t, axis=1, keepdims=False)
+        check_traced(logits_BV, (B,), vocab_size, "a stop-rule decode step")
+        row_bad = first_bad(logits_BV)
+        bad = jnp.where((bad < 0) & (row_bad >= 0), t * B + row_bad, bad)
         lp_BW = jax.lax.dynamic_update_index_in_dim(lp_BW, _log_p_eos(logits_BV), t, axis=1)
         tokens_B = choose_tokens(_withhold(logits_BV), key, row_ids_B, t + 1, jnp.bool_(True))
         column_B = jax.lax.dynamic_index_in_dim(buffer_BW, jnp.minimum(t + 1, W - 1), axis=1, keepdims=False)
         write = (t + 1 >= prompt_len) & (t + 1 < W)
         column_B = jnp.where(write, tokens_B, column_B)
         buffer_BW = jax.lax.dynamic_update_index_in_dim(buffer_BW, column_B, jnp.minimum(t + 1, W - 1), axis=1)
-        return buffer_BW, lp_BW, cache
+        return buffer_BW, lp_BW, cache, bad
 
     lp_BW = jnp.full((B, W), -jnp.inf, jnp.float32)
-    buffer_BW, lp_BW, _ = jax.lax.fori_loop(0, W, body, (buffer_BW, lp_BW, cache))
-    return buffer_BW, lp_BW
+    buffer_BW, lp_BW, _, bad = jax.lax.fori_loop(0, W, body, (buffer_BW, lp_BW, cache, jnp.int32(-1)))
+    return buffer_BW, lp_BW, bad
 
 
 def _stop_rule_host(model: HostModel, buffer_BW: np.ndarray, prompt_len: int, key: jax.Array,
@@ -102,8 +107,7 @@ def _stop_rule_host(model: HostModel, buffer_BW: np.ndarray, prompt_len: int, ke
     for t in range(W):
         logits_BV, state = model.step(state, buffer_BW[:, t], t)
         logits_BV = np.asarray(logits_BV)
-        if logits_BV.shape != (B, model.vocab_size):
-            raise ValueError(f"host model step returned shape {logits_BV.shape}, expected {(B, model.vocab_size)}")
+        check_output(logits_BV, (B,), model.vocab_size, f"a stop-rule decode step at position {t}")
         lp_BW[:, t] = np.asarray(_log_p_eos(jnp.asarray(logits_BV)))
         if prompt_len <= t + 1 < W:
             buffer_BW[:, t + 1] = choose_tokens_host(np.asarray(_withhold(jnp.asarray(logits_BV))), key, row_ids_B,
@@ -148,8 +152,11 @@ def decode_stop_rule(model: ScorableModel, task: Task, prompts_NP: np.ndarray, s
         ids_B = np.zeros(batch, dtype=np.int32)
         ids_B[:n] = row_ids_N[start : start + n]
         if isinstance(model, JaxModel):
-            out_BW, lp_BW = _stop_rule_jax(model.program, model.params, jnp.asarray(buffer_BW), jnp.int32(P1),
-                                           key, jnp.asarray(ids_B))
+            out_BW, lp_BW, bad = _stop_rule_jax(model.program, model.params, jnp.asarray(buffer_BW), jnp.int32(P1),
+                                                key, jnp.asarray(ids_B), model.vocab_size)
+            if int(bad) >= 0:
+                raise ModelRefused(f"non-finite logits (a stop-rule decode step): at position {int(bad) // batch} of "
+                                   f"batch row {int(bad) % batch}")
         else:
             out_BW, lp_BW = _stop_rule_host(model, buffer_BW, P1, key, ids_B)
         buffer_NW[start : start + n] = np.asarray(out_BW)[:n]

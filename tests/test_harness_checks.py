@@ -31,7 +31,7 @@ def refusal(obj) -> str:
 
 def test_wrong_shape() -> None:
     msg = refusal(lambda tokens: TABLE[tokens][:, :, 0])
-    assert "wrong output shape" in msg and "[64, 16, 5]" in msg
+    assert "wrong output shape" in msg and "expected [4, 251, 5]" in msg  # 251: the widest row anbn feeds
 
 
 def test_wrong_length() -> None:
@@ -67,7 +67,7 @@ def test_inf_logits() -> None:
 def test_not_causal_reports_first_position_and_difference() -> None:
     def peeks(tokens: np.ndarray) -> np.ndarray:
         out = TABLE[tokens].copy()
-        out[:, 7] += 0.5 * tokens[:, 9, None]  # position 7 looks at token 9
+        out[:, 7, 3] += 0.5 * tokens[:, 9]  # position 7's logit of "a" looks at token 9
         return out
 
     msg = refusal(peeks)
@@ -84,6 +84,14 @@ def test_not_causal_flax_shift() -> None:
 
     msg = refusal(Leaky())
     assert "not causal" in msg and "position 0" in msg
+
+
+def test_a_constant_shift_of_all_logits_is_not_a_difference() -> None:
+    """Comparisons are on log-probabilities: adding the same amount to every logit of a
+    position changes nothing the harness computes (loss, argmax, samples, P(EOS))."""
+    shifted = HostFunction(lambda t: TABLE[t] + t[:, -1:, None], init_state_fn=lambda b: None,
+                           step_fn=lambda s, tok, pos: (TABLE[tok] + 5.0, s))
+    check_model(as_model(shifted, V), TASK)
 
 
 def test_tiny_float_noise_is_tolerated() -> None:
@@ -105,8 +113,8 @@ def test_incremental_disagreement() -> None:
 
 def test_host_step_disagreement() -> None:
     host = HostFunction(
-        lambda t: TABLE[t], init_state_fn=lambda b: None, step_fn=lambda s, tok, pos: (TABLE[tok] + 1.0, s)
-    )
+        lambda t: TABLE[t], init_state_fn=lambda b: None, step_fn=lambda s, tok, pos: (TABLE[tok] + np.eye(V)[1], s)
+    )  # EOS's logit one higher in the incremental path
     assert "incremental decoding disagrees" in refusal(host)
 
 

@@ -1,18 +1,27 @@
-"""``rexbench score --model SPEC --task TASK|all [--seed S] --out DIR``.
+"""``rexbench score --model SPEC --task TASK|all [--seed S] --out DIR [--timeout S] [--no-progress]``.
 
 Scores one model on one task (or every task), prints a summary per task and writes one
 result JSON per task into ``--out``. Every task is scored before anything is written,
-so a refused model (SPEC §5) leaves the output directory untouched. Exit codes: 0 ok,
-2 unknown model/task, 3 model refused.
+so a refused model (SPEC §5) leaves the output directory untouched. Each phase is
+reported on stderr as it starts, with the elapsed time (``--no-progress``: quiet).
+``--timeout S`` bounds the whole scoring: past S seconds (checked whenever control is
+in Python, i.e. between model calls and between the compiled loops' batches) the model is
+refused and nothing is written. Exit codes: 0 ok, 2 bad input (unknown model or task, a
+checkpoint that cannot be loaded, a bad name), 3 model refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from benchmark.errors import ModelRefused, ResultError
+from benchmark.errors import ModelLoadError, ModelRefused, ResultError
 from benchmark.loaders import UnknownModelError, load_model, valid_models_message
 from benchmark.report import format_result
 from benchmark.results import write_result
@@ -33,7 +42,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True, help=f"one of: {', '.join(TASK_NAMES)}, or all")
     p.add_argument("--seed", type=int, default=0, help="run seed (decode/sampling keys); default 0")
     p.add_argument("--out", required=True, type=Path, help="directory for the result JSON files")
+    p.add_argument("--timeout", type=float, default=None, help="refuse the model if scoring takes longer (seconds)")
+    p.add_argument("--no-progress", action="store_true", help="do not report the phases on stderr")
     p.set_defaults(func=cmd_score)
+
+
+class ScoringTimeout(BaseException):
+    """Not an ``Exception``: it must pass through the harness's model-error handling."""
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raises :class:`ScoringTimeout` in the main thread after ``seconds`` (SIGALRM)."""
+    if seconds is None:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise ScoringTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _task_names(arg: str) -> list[str] | None:
@@ -51,19 +85,57 @@ def cmd_score(args: argparse.Namespace) -> int:
     names = _task_names(args.task)
     if names is None:
         return EXIT_UNKNOWN
+    if args.timeout is not None and not args.timeout > 0:
+        print(f"rexbench score: --timeout must be a positive number of seconds, got {args.timeout}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    out_problem = unwritable(args.out)
+    if out_problem:
+        print(f"rexbench score: --out {args.out}: {out_problem}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    t0 = time.perf_counter()
+
+    def progress(message: str) -> None:
+        if not args.no_progress:
+            print(f"[{time.perf_counter() - t0:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+    try:
+        with time_limit(args.timeout):
+            return _score_tasks(args, names, progress)
+    except ScoringTimeout:
+        print(f"rexbench score: model {args.model!r} refused: scoring took longer than --timeout {args.timeout:g} s",
+              file=sys.stderr)
+        print("rexbench score: nothing was written", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def unwritable(out: Path) -> str | None:
+    """Why ``--out`` cannot receive result files (checked before any work), or None."""
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None
+
+
+def _score_tasks(args: argparse.Namespace, names: list[str], progress) -> int:
     results = []
     for name in names:
         task = get_task(name)
         try:
             loaded = load_model(args.model, task)
-        except UnknownModelError as err:
+        except (UnknownModelError, ModelLoadError) as err:
             print(f"rexbench score: {err}", file=sys.stderr)
             return EXIT_UNKNOWN
         try:
             result = score_model(
                 loaded.model, task, seed=args.seed, model_name=loaded.name, checkpoint_rule=loaded.checkpoint_rule,
                 train_steps=loaded.train_steps, train_seconds=loaded.train_seconds, parameters=loaded.parameters,
-                reference=loaded.reference,
+                reference=loaded.reference, progress=progress,
             )
         except ResultError as err:
             print(f"rexbench score: {err}", file=sys.stderr)
