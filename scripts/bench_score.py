@@ -1,6 +1,13 @@
 """Timing of the scoring harness on a ~100k-parameter Transformer (prints figures, asserts nothing).
 
     .venv/bin/python scripts/bench_score.py [--task anbn] [--model transformer]
+    .venv/bin/python scripts/bench_score.py --checks-only --tasks anbn anbncn ban bban dyck csdyck
+
+``--checks-only``: per task, the warm time of the SPEC §5 refusal checks
+(``benchmark.checks.check_model``) against the warm time of the whole ``score_model``
+(checks included), i.e. the share of a task's scoring time the checks cost. The checks
+inside the compiled loss and decode programs (one finiteness flag per batch / step) are
+part of the rest of scoring in both figures.
 
 Reports: one-off task setup (splits, chance levels), the first ``score_model`` call
 (compilation included), a second call (after compilation), the compile time (their
@@ -61,7 +68,12 @@ def main() -> None:
     parser.add_argument("--task", default="anbn")
     parser.add_argument("--model", default="transformer", help="a baselines registry name")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checks-only", action="store_true", help="only the cost of the checks, per task")
+    parser.add_argument("--tasks", nargs="+", default=None, help="tasks for --checks-only (default: --task)")
     args = parser.parse_args()
+    if args.checks_only:
+        checks_cost(args.model, args.tasks or [args.task], args.seed)
+        return
 
     task = get_task(args.task)
     module = build_model(args.model, task.vocab_size)
@@ -105,6 +117,22 @@ def main() -> None:
     print(f"\ngreedy decoding:  {greedy_rows / greedy_time:8.1f} prompts/s ({greedy_rows} prompts)")
     sampled_rows = len(comps) + len(gen)
     print(f"sampled decoding: {sampled_rows / (t_sampled + t_gen):8.1f} rows/s ({sampled_rows} samples)")
+
+
+def checks_cost(model_name: str, tasks: list[str], seed: int) -> None:
+    print(f"{model_name}; jax {jax.__version__} on {jax.devices()[0].platform} ({platform.machine()}, "
+          f"{os.cpu_count()} CPUs); warm times (second call), seconds")
+    print("| task | score_model | of which checks | checks' share |")
+    print("|---|--:|--:|--:|")
+    for name in tasks:
+        task = get_task(name)
+        module = build_model(model_name, task.vocab_size)
+        model = as_model(module, task.vocab_size)
+        chance_levels(task)
+        score_model(module, task, seed=seed, model_name=model_name)  # compile
+        _, t_score = timed(lambda: score_model(module, task, seed=seed, model_name=model_name))
+        _, t_check = timed(lambda: check_model(model, task))
+        print(f"| {name} | {t_score:.2f} | {t_check:.2f} | {t_check / t_score:.0%} |", flush=True)
 
 
 if __name__ == "__main__":

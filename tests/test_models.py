@@ -225,3 +225,17 @@ def test_gradients_finite(name: str) -> None:
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
     # Every parameter tensor is used: none has an identically zero gradient.
     assert all(float(jnp.abs(g).max()) > 0 for g in leaves)
+
+
+@pytest.mark.parametrize("name", ["transformer", "lstm", "mamba"])
+def test_baselines_pass_the_harness_checks(name: str) -> None:
+    """No false refusal (SPEC §5 checks at every width the harness feeds, tolerance 1e-4
+    nats on log-probabilities). Measured on anbn, largest incremental-vs-forward
+    difference: Transformer 1.9e-6, LSTM 1.2e-7, linear 2.4e-7, Mamba 2.5e-6 nats at init,
+    a trained Transformer (300 steps) 1.0e-5. The linear model is covered end to end by
+    tests/test_train_cli.py."""
+    from benchmark.checks import check_model
+    from benchmark.protocol import as_model
+    from tasks import get_task
+
+    check_model(as_model(make_model(name, 5, seed=0), 5), get_task("anbn"))

@@ -79,8 +79,23 @@ def cmd_describe(args: argparse.Namespace) -> int:
             extra = "  completable: " + ", ".join(f"{r}={int(v.sum())}" for r, v in split.completable.items())
         print(f"  {name:<15} {len(split):>6}  sha256 {split.sha256[:16]}…{extra}")
     keep = ood.completable[task.keep_rule]
-    print(f"\nOOD prompts scored for rule extrapolation (keep rule {task.keep_rule} completable): {int(keep.sum())}")
+    held = keep & ~ood.regime
+    print(f"\nHeadline prompts (OOD, keep rule {task.keep_rule} completable): {int(keep.sum())}; "
+          f"regime half {int((keep & ood.regime).sum())} (the only ones a regime trains on), held-out half {int(held.sum())}")
+    lengths = get_split(task, "length_prompts").lengths - 1
+    print(f"Length prompts: {len(lengths)} prefixes of {lengths.min()}..{lengths.max()} symbols, positive probability "
+          f"under {task.resized(2 * task.size).config}, probability zero under {task.config}")
+    print("Trivial policies: stop-now scores "
+          f"{sum(task.rules[task.keep_rule].holds(p) for p, k in zip(ood.words, keep) if k) / int(keep.sum()):.3f} on the "
+          f"headline; best-constant {_best_constant_line(task)}")
     return 0
+
+
+def _best_constant_line(task) -> str:
+    from benchmark.reference import best_constant
+
+    c, hits, n = best_constant(task)
+    return f"(completion {c or 'ε'!r}, then EOS) {hits}/{n} = {hits / n:.3f}"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
