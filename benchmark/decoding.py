@@ -77,6 +77,21 @@ def decode_batch_size(num_rows: int) -> int:
 
 
 # --------------------------------------------------------------------------- JAX loop
+def step_logits(program: JaxProgram, params: PyTree, cache: PyTree, buffer_BW: jax.Array, t: jax.Array,
+                vocab_size: int, bad: jax.Array, where: str) -> tuple[jax.Array, PyTree, jax.Array]:
+    """Inside a compiled loop: the logits ``[B, V]`` after position ``t`` (through the cache
+    when the model has one, else the full forward pass), checked (static shape/dtype while
+    tracing); ``bad`` becomes ``t * B + row`` at the first non-finite step (else unchanged)."""
+    B = buffer_BW.shape[0]
+    if program.has_cache:
+        logits_BV, cache = program.decode_step(params, cache, buffer_BW[:, t], t)
+    else:
+        logits_BV = jax.lax.dynamic_index_in_dim(program.forward(params, buffer_BW), t, axis=1, keepdims=False)
+    check_traced(logits_BV, (B,), vocab_size, where)
+    row_bad = first_bad(logits_BV)
+    return logits_BV, cache, jnp.where((bad < 0) & (row_bad >= 0), t * B + row_bad, bad)
+
+
 @partial(jax.jit, static_argnums=(0, 7, 9))
 def _decode_jax(
     program: JaxProgram,
@@ -105,13 +120,7 @@ def _decode_jax(
 
     def body(carry: tuple) -> tuple:
         t, buffer_BW, finished_B, cache, bad = carry
-        if program.has_cache:
-            logits_BV, cache = program.decode_step(params, cache, buffer_BW[:, t], t)
-        else:
-            logits_BV = jax.lax.dynamic_index_in_dim(program.forward(params, buffer_BW), t, axis=1, keepdims=False)
-        check_traced(logits_BV, (B,), vocab_size, "a decode step")
-        row_bad = first_bad(logits_BV)
-        bad = jnp.where(row_bad >= 0, t * B + row_bad, bad)
+        logits_BV, cache, bad = step_logits(program, params, cache, buffer_BW, t, vocab_size, bad, "a decode step")
         tokens_B = choose_tokens(logits_BV, key, row_ids_B, t + 1, greedy)
         write_B = pending(finished_B, t) & (t + 1 >= lengths_B)
         column_B = jax.lax.dynamic_index_in_dim(buffer_BW, t + 1, axis=1, keepdims=False)

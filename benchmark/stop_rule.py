@@ -35,9 +35,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.decoding import decode_batch_size
+from benchmark.decoding import decode_batch_size, step_logits
 from benchmark.errors import ModelRefused
-from benchmark.outputs import check_output, check_traced, first_bad
+from benchmark.outputs import check_output
 from benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
 from benchmark.sampling import choose_tokens, choose_tokens_host, derive_key
 from tasks import EOS, PAD, SOS, Task
@@ -78,13 +78,7 @@ def _stop_rule_jax(program: JaxProgram, params: PyTree, buffer_BW: jax.Array, pr
 
     def body(t: jax.Array, carry: tuple) -> tuple:
         buffer_BW, lp_BW, cache, bad = carry
-        if program.has_cache:
-            logits_BV, cache = program.decode_step(params, cache, buffer_BW[:, t], t)
-        else:
-            logits_BV = jax.lax.dynamic_index_in_dim(program.forward(params, buffer_BW), t, axis=1, keepdims=False)
-        check_traced(logits_BV, (B,), vocab_size, "a stop-rule decode step")
-        row_bad = first_bad(logits_BV)
-        bad = jnp.where((bad < 0) & (row_bad >= 0), t * B + row_bad, bad)
+        logits_BV, cache, bad = step_logits(program, params, cache, buffer_BW, t, vocab_size, bad, "a stop-rule decode step")
         lp_BW = jax.lax.dynamic_update_index_in_dim(lp_BW, _log_p_eos(logits_BV), t, axis=1)
         tokens_B = choose_tokens(_withhold(logits_BV), key, row_ids_B, t + 1, jnp.bool_(True))
         column_B = jax.lax.dynamic_index_in_dim(buffer_BW, jnp.minimum(t + 1, W - 1), axis=1, keepdims=False)
