@@ -12,7 +12,7 @@ Shapes are fixed per split, never per batch: the buffer is ``[batch_size, width]
 ``DECODE_BATCH`` (:func:`decode_batch_size`); the last batch is padded with inactive
 rows. A JAX model's decode loop (a ``jax.lax.while_loop``, greedy and sampled alike) is
 therefore compiled at most once per (model program, batch size, width) — at most four
-times per task in suite v1 — and reused for every batch. Host models run the same loop
+times per task — and reused for every batch. Host models run the same loop
 in Python, one model call per step for the whole batch.
 
 Every step's logits are checked where they are made (SPEC §5): shape, vocabulary and

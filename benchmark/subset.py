@@ -6,7 +6,7 @@ more than ``SAMPLED_PROMPTS`` (256) qualify, the subset is drawn without replace
 ``"rexbench/suite-<version>/<task config>/ood_prompts/sampled_ood_subset"`` (the scheme of
 the splits, :func:`tasks.splits.split_rng`) and sorted. It depends on the task only — never
 on the model or the run seed — so every result of a task uses the same prompts. Among
-suite v1 only ``dyck`` (1,308 qualifying) and ``csdyck`` (1,016) are subsampled.
+suite v2 only ``dyck`` (1,308 qualifying) and ``csdyck`` (1,016) are subsampled.
 """
 
 from __future__ import annotations
