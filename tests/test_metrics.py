@@ -130,24 +130,22 @@ def test_heldout_half_by_hand(anbn) -> None:
 
 
 # --------------------------------------------------------------------------- stop rule
-def _count_model(eos_when: str, stop: bool) -> JaxFunction:
+def _count_logits(xp, tokens_BT, eos_when: str, stop: bool):
     """A causal anbn model from running counts d = #a - #b: the next symbol restores balance
-    (b if d > 0, a if d < 0, a if d = 0) with logit 3; EOS gets logit 2 where ``eos_when``
-    holds (``"balanced"``: d = 0, ``"plus_one"``: d = 1) and -5 elsewhere; with ``stop`` EOS
-    gets logit 4 where it holds, so greedy decoding stops there."""
-    hi = 4.0 if stop else 2.0
+    (b if d > 0, a if d <= 0) with logit 3; EOS gets logit 2 where ``eos_when`` holds
+    (``"balanced"``: d = 0, ``"plus_one"``: d = 1) and -5 elsewhere; with ``stop`` EOS gets
+    logit 4 where it holds, so greedy decoding stops there. ``xp`` is numpy or jax.numpy."""
+    d_BT = xp.cumsum(xp.where(tokens_BT == A, 1, 0) - xp.where(tokens_BT == B, 1, 0), axis=1)
+    target = 0 if eos_when == "balanced" else 1
+    other = xp.full(tokens_BT.shape, -9.0, dtype=xp.float32)
+    eos = xp.where(d_BT == target, 4.0 if stop else 2.0, -5.0).astype(xp.float32)
+    a = xp.where(d_BT <= 0, 3.0, -1.0).astype(xp.float32)
+    b = xp.where(d_BT > 0, 3.0, -1.0).astype(xp.float32)
+    return xp.stack([other, eos, other, a, b], axis=-1)  # SOS, EOS, PAD, a, b
 
-    def apply(params, tokens_BT):
-        step_BT = jnp.where(tokens_BT == A, 1, 0) - jnp.where(tokens_BT == B, 1, 0)
-        d_BT = jnp.cumsum(step_BT, axis=1)
-        target = 0 if eos_when == "balanced" else 1
-        logits = jnp.full((*tokens_BT.shape, 5), -9.0)
-        logits = logits.at[..., EOS].set(jnp.where(d_BT == target, hi, -5.0))
-        logits = logits.at[..., A].set(jnp.where(d_BT <= 0, 3.0, -1.0))
-        logits = logits.at[..., B].set(jnp.where(d_BT > 0, 3.0, -1.0))
-        return logits + 0.0 * params
 
-    return JaxFunction(apply, jnp.zeros(()))
+def _count_model(eos_when: str, stop: bool) -> JaxFunction:
+    return JaxFunction(lambda params, tokens: _count_logits(jnp, tokens, eos_when, stop) + 0.0 * params, jnp.zeros(()))
 
 
 def test_model_that_knows_the_rule_but_not_the_length(anbn) -> None:
@@ -177,7 +175,7 @@ def test_model_that_stops_where_the_rule_holds(anbn) -> None:
 
 def test_stop_rule_host_and_jax_paths_agree(anbn) -> None:
     jax_fn = _count_model("balanced", stop=False)
-    host = HostFunction(lambda tokens: np.asarray(jax_fn.apply_fn(jax_fn.params, jnp.asarray(tokens))))
+    host = HostFunction(lambda tokens: _count_logits(np, tokens, "balanced", stop=False))
     from benchmark.stop_rule import decode_stop_rule
 
     ood = get_split(anbn, "ood_prompts")
