@@ -306,8 +306,8 @@ def overall_table(grouped: dict[str, list[Row]]) -> list[str]:
     models = sorted({row.model for rows in grouped.values() for row in rows}, key=_model_order)
     lines = ["| model | " + " | ".join(tasks) + " |", "|---|" + "|".join(["--:"] * len(tasks)) + "|"]
     lines.append("| *chance* | " + " | ".join(f"{_chance(grouped[t])[0][HEADLINE]:.3f}" for t in tasks) + " |")
-    lines.append("| *bar* (max of chance, stop-now, best-constant) | "
-                 + " | ".join(f"{bars(grouped[t])[HEADLINE][0]:.3f}" for t in tasks) + " |")
+    bar = {t: bars(grouped[t])[HEADLINE][0] for t in tasks}
+    lines.append("| *bar* (max of chance, stop-now, best-constant) | " + " | ".join(f"{bar[t]:.3f}" for t in tasks) + " |")
     for model in models:
         cells = []
         for t in tasks:
@@ -316,7 +316,7 @@ def overall_table(grouped: dict[str, list[Row]]) -> list[str]:
                 cells.append("—")
                 continue
             s = row.summary(HEADLINE)
-            mark = " ▲" if model not in REFERENCE_ORDER and _beats(s, bars(grouped[t])[HEADLINE][0]) else ""
+            mark = " ▲" if model not in REFERENCE_ORDER and _beats(s, bar[t]) else ""
             cells.append(f"{fmt_cell(s, 3, True)}{mark} (n={row.seeds})")
         lines.append(f"| {md_escape(model)} | " + " | ".join(cells) + " |")
     return lines
