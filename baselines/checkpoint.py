@@ -33,9 +33,9 @@ import jax
 import numpy as np
 from flax import nnx, serialization, traverse_util
 
-from baselines.models.registry import count_params, make_model
-from benchmark.errors import ModelLoadError
-from benchmark.fileio import atomic_write_bytes, atomic_write_json
+from rexbench.baselines.models.registry import count_params, make_model
+from rexbench.benchmark.errors import ModelLoadError
+from rexbench.benchmark.fileio import atomic_write_bytes, atomic_write_json
 
 FORMAT = "rexbench-checkpoint/1"
 PARAMS_FILE = "params.msgpack"
@@ -85,7 +85,7 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"{path}: {META_FILE} is not a JSON object")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}, expected {FORMAT!r}")
-    from baselines.models.registry import MODELS
+    from rexbench.baselines.models.registry import MODELS
 
     if meta.get("model") not in MODELS:
         raise CheckpointError(f"{path}: model {meta.get('model')!r} is not a baseline; valid: {', '.join(MODELS)}")
@@ -122,15 +122,17 @@ def load_checkpoint(path: str | os.PathLike[str]) -> nnx.Module:
 
 
 # --------------------------------------------------------------------------- harness hook
-def loaded_model(path: str, task: Any) -> Any:
+def loaded_model(path: str, task: Any, *, allow_task_mismatch: bool = False) -> Any:
     """The checkpoint as a harness model, refused (CheckpointError) unless it was trained on
-    ``task`` with ``task``'s vocabulary."""
-    from benchmark.loaders import LoadedModel
+    ``task`` (or ``allow_task_mismatch``: then recorded as ``trained_on_task``) with
+    ``task``'s vocabulary."""
+    from rexbench.benchmark.loaders import LoadedModel
 
     meta = read_meta(path)
-    if meta.get("task") != task.name:
+    mismatch = meta.get("task") != task.name
+    if mismatch and not allow_task_mismatch:
         raise CheckpointError(f"{path}: trained on task {meta.get('task')!r}, not {task.name!r}; "
-                              "score it on the task it was trained on")
+                              "score it on the task it was trained on (or pass --allow-task-mismatch)")
     if meta["vocab_size"] != task.vocab_size:
         raise CheckpointError(f"{path}: vocabulary {meta['vocab_size']} does not match task {task.name!r} (V = {task.vocab_size})")
     return LoadedModel(
@@ -140,14 +142,15 @@ def loaded_model(path: str, task: Any) -> Any:
         train_steps=meta.get("steps"),
         train_seconds=meta.get("train_seconds"),
         checkpoint_rule=meta.get("checkpoint_rule", "none"),
+        trained_on_task=str(meta.get("task")) if mismatch else None,
     )
 
 
-def load_if_checkpoint(spec: str, task: Any) -> Any:
-    """Path loader of ``benchmark.loaders.PATH_LOADERS``: a checkpoint directory ->
+def load_if_checkpoint(spec: str, task: Any, *, allow_task_mismatch: bool = False) -> Any:
+    """Path loader of ``rexbench.benchmark.loaders.PATH_LOADERS``: a checkpoint directory ->
     LoadedModel, any other path -> None."""
     if is_checkpoint(spec):
-        return loaded_model(spec, task)
+        return loaded_model(spec, task, allow_task_mismatch=allow_task_mismatch)
     if Path(spec).is_dir() and ((Path(spec) / META_FILE).exists() or (Path(spec) / PARAMS_FILE).exists()):
         missing = [f for f in (META_FILE, PARAMS_FILE) if not (Path(spec) / f).is_file()]
         raise CheckpointError(f"{spec}: incomplete checkpoint directory, missing {', '.join(missing)}")

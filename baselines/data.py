@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks import PAD, Task, get_split
+from rexbench.tasks import PAD, Task, get_split
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ Everything that decides how a baseline is trained lives here, in one frozen data
 * loss: mean negative log-likelihood in nats over the target tokens of the batch (every
   token after SOS through EOS; PAD masked), computed as a (sum, count) pair.
 
-Regimes (``oracle`` / ``adversarial``, :mod:`baselines.regimes`) add, at every step, a
+Regimes (``oracle`` / ``adversarial``, :mod:`rexbench.baselines.regimes`) add, at every step, a
 batch of ``regime_batch`` OOD-prompt sequences whose mean NLL over the completion
 positions is added to the loss with weight ``regime_weight`` (1.0).
 """

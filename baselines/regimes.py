@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks import Task, get_split
-from tasks.vocab import PAD, encode
+from rexbench.tasks import Task, get_split
+from rexbench.tasks.vocab import PAD, encode
 
 REGIMES: tuple[str, ...] = ("standard", "oracle", "adversarial")
 

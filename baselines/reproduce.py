@@ -1,17 +1,17 @@
 """Train -> select -> score -> write, for one run and for the whole grid (resumable).
 
 :func:`train_and_score` is what ``rexbench train`` does: train every requested seed of one
-(model, task, regime) together (:func:`baselines.train.train`), take each seed's
-checkpoint of lowest ``val_loss``, save it (:mod:`baselines.checkpoint`), score it with
-the harness (:func:`benchmark.score.score_model`) and write its result file atomically
-(:func:`benchmark.results.write_result`) -- only after the run has completed.
+(model, task, regime) together (:func:`rexbench.baselines.train.train`), take each seed's
+checkpoint of lowest ``val_loss``, save it (:mod:`rexbench.baselines.checkpoint`), score it with
+the harness (:func:`rexbench.benchmark.score.score_model`) and write its result file atomically
+(:func:`rexbench.benchmark.results.write_result`) -- only after the run has completed.
 
 :func:`reproduce` first scores the reference rows (:func:`score_references`: the oracles,
 the trivial policies and the uniform model on every task of the grid, for every seed),
 then runs a grid of such runs (:func:`full_grid`: the 6 tasks x 4 baselines
 x seeds 0-4, plus the ``oracle`` and ``adversarial`` regimes of the Transformer on
 ``anbn``; :func:`quick_grid` for ``--quick``). Before each run it loads the result file
-of every seed (:func:`benchmark.results.load_result`: schema, suite version, split
+of every seed (:func:`rexbench.benchmark.results.load_result`: schema, suite version, split
 digests) and checks that it is this run's (model name, ``train_steps`` = the planned
 budget, ``checkpoint_rule``); seeds whose file passes are skipped, the others are trained
 together. An interrupted grid therefore resumes where it stopped.
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
-from baselines.regimes import result_model_name
+from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
+from rexbench.baselines.regimes import result_model_name
 
 DEFAULT_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 BASELINES: tuple[str, ...] = ("transformer", "lstm", "linear", "mamba")
@@ -100,7 +100,7 @@ def estimate_seconds(grid: Sequence[GridRun], seeds: Sequence[int]) -> float:
 
 # --------------------------------------------------------------------------- one run
 def checkpoint_dir(out: str | os.PathLike[str], task: str, result_model: str, seed: int) -> Path:
-    from baselines.checkpoint import checkpoint_dirname
+    from rexbench.baselines.checkpoint import checkpoint_dirname
 
     return Path(out) / "checkpoints" / checkpoint_dirname(task, result_model, seed)
 
@@ -119,11 +119,11 @@ def train_and_score(
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """Trains ``seeds`` together, then scores and writes one result per seed; returns them."""
-    from baselines.checkpoint import save_checkpoint
-    from baselines.train import train
-    from benchmark.results import write_result
-    from benchmark.score import score_model
-    from tasks import SUITE_VERSION, get_task
+    from rexbench.baselines.checkpoint import save_checkpoint
+    from rexbench.baselines.train import train
+    from rexbench.benchmark.results import write_result
+    from rexbench.benchmark.score import score_model
+    from rexbench.tasks import SUITE_VERSION, get_task
 
     task_obj = get_task(task)
     name = result_model_name(model, regime)
@@ -176,8 +176,8 @@ def _fmt(x: float | None) -> str:
 # --------------------------------------------------------------------------- grid
 def existing_result(out: str | os.PathLike[str], run: GridRun, seed: int) -> tuple[bool, str]:
     """(is the result of (run, seed) already there and valid?, why not)."""
-    from benchmark.errors import ResultError
-    from benchmark.results import load_result, result_filename
+    from rexbench.benchmark.errors import ResultError
+    from rexbench.benchmark.results import load_result, result_filename
 
     path = Path(out) / result_filename(run.task, run.result_model, seed)
     if not path.exists():
@@ -202,9 +202,9 @@ def grid_status(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Seq
 
 def reference_status(out: str | os.PathLike[str], tasks: Sequence[str], seeds: Sequence[int]) -> dict[tuple[str, str, int], bool]:
     """(task, reference model, seed) -> is its result already in ``out`` and valid?"""
-    from benchmark.errors import ResultError
-    from benchmark.reference import REFERENCE_MODELS
-    from benchmark.results import load_result, result_filename
+    from rexbench.benchmark.errors import ResultError
+    from rexbench.benchmark.reference import REFERENCE_MODELS
+    from rexbench.benchmark.results import load_result, result_filename
 
     status = {}
     for task in tasks:
@@ -223,10 +223,10 @@ def score_references(out: str | os.PathLike[str], tasks: Sequence[str], seeds: S
                      log: Callable[[str], None] = print) -> int:
     """Scores every reference row (oracles, trivial policies, uniform) of ``tasks`` x ``seeds``
     whose result is not in ``out`` yet; returns how many were scored."""
-    from benchmark.loaders import load_model
-    from benchmark.results import write_result
-    from benchmark.score import score_model
-    from tasks import get_task
+    from rexbench.benchmark.loaders import load_model
+    from rexbench.benchmark.results import write_result
+    from rexbench.benchmark.score import score_model
+    from rexbench.tasks import get_task
 
     todo = [key for key, ok in reference_status(out, tasks, seeds).items() if not ok]
     for task, name, seed in todo:
@@ -249,7 +249,19 @@ def reproduce(
     save_checkpoints: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Runs every (run, seed) of ``grid`` x ``seeds`` whose result is not already in ``out``."""
+    """Runs every (run, seed) of ``grid`` x ``seeds`` whose result is not already in ``out``
+    (with ``progress``: a bar over the grid's runs and the scoring's bars)."""
+    from rexbench.benchmark.progress import progress_bars
+
+    with progress_bars(progress):
+        return _reproduce(out, grid, seeds, recipe=recipe, progress=progress, save_checkpoints=save_checkpoints,
+                          log=log)
+
+
+def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequence[int], *, recipe: Recipe,
+               progress: bool, save_checkpoints: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    from rexbench.benchmark.progress import bar
+
     t0 = time.perf_counter()
     summary: dict[str, Any] = {"trained": [], "skipped": []}
     tasks = sorted({run.task for run in grid}, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else len(TASK_ORDER))
@@ -258,6 +270,7 @@ def reproduce(
     todo_runs = [run for run, st in zip(grid, status) if not all(ok for ok, _ in st.values())]
     log(f"{len(todo_runs)} of {len(grid)} runs to do; estimated {estimate_seconds(todo_runs, seeds) / 60:.0f} min "
         f"on the 2-core reference CPU (fewer if some seeds are done)")
+    grid_bar = bar(len(todo_runs), "grid", "run")
     for n, (run, st) in enumerate(zip(grid, status), 1):
         todo = []
         for seed, (ok, why) in st.items():
@@ -274,6 +287,8 @@ def reproduce(
         train_and_score(run.model, run.task, todo, out, steps=run.planned_steps, regime=run.regime, recipe=recipe,
                         save_checkpoints=save_checkpoints, progress=progress, log=log)
         summary["trained"].append((run.label(), todo))
+        grid_bar.update(1)
+    grid_bar.close()
     summary["seconds"] = time.perf_counter() - t0
     log(f"grid done in {summary['seconds'] / 60:.1f} min: {len(summary['trained'])} runs trained, "
         f"{len(summary['skipped'])} (run, seed) results already present")

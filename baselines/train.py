@@ -32,12 +32,12 @@ import numpy as np
 import optax
 from flax import nnx
 
-from baselines.data import BatchStream, TaskData, load_task_data, pad_to_multiple
-from baselines.models.registry import count_params, init_states
-from baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
-from baselines.regimes import RegimeData, check_regime, regime_data
-from benchmark.loss import token_nll
-from tasks import PAD, Task, get_task
+from rexbench.baselines.data import BatchStream, TaskData, load_task_data, pad_to_multiple
+from rexbench.baselines.models.registry import count_params, init_states
+from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
+from rexbench.baselines.regimes import RegimeData, check_regime, regime_data
+from rexbench.benchmark.loss import token_nll
+from rexbench.tasks import PAD, Task, get_task
 
 PyTree = Any
 INIT_STREAM = 0  # fold_in index of the init key
@@ -59,7 +59,7 @@ def init_params(model_name: str, vocab_size: int, seeds: Sequence[int], **hyper:
 # --------------------------------------------------------------------------- loss
 def nll_sum_count(logits_BTV: jax.Array, targets_BT: jax.Array, mask_BT: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(sum of nats over masked targets, number of masked targets), in float32; the
-    per-token loss is the harness's (:func:`benchmark.loss.token_nll`)."""
+    per-token loss is the harness's (:func:`rexbench.benchmark.loss.token_nll`)."""
     nll_BT = jnp.where(mask_BT, token_nll(logits_BTV, targets_BT), 0.0)
     return nll_BT.sum(), mask_BT.sum(dtype=jnp.int32)
 
@@ -235,7 +235,7 @@ def train(
 ) -> TrainResult:
     """Trains ``seeds`` of ``model_name`` on ``task`` together; see the module docstring.
 
-    ``steps`` defaults to the task's budget (:data:`baselines.recipe.STEPS`). Validation
+    ``steps`` defaults to the task's budget (:data:`rexbench.baselines.recipe.STEPS`). Validation
     runs after every ``recipe.eval_every`` steps and after the last one. ``seed_axis``:
     see :func:`make_chunk_fn`.
     """

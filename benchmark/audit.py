@@ -9,14 +9,14 @@ schema-valid, suite-compatible result when:
    length outside ``prompt length … max length``, prompt indices that are not the
    headline prompts / the sampled subset;
 2. a stored **verdict** differs from the one recomputed from the stored completion with
-   the task's own rules (:func:`benchmark.records.recompute_verdicts`);
+   the task's own rules (:func:`rexbench.benchmark.records.recompute_verdicts`);
 3. a stored **count** differs from the aggregate recomputed from the stored verdicts
-   (:func:`benchmark.metrics.aggregate`, the function scoring itself uses) — which also
+   (:func:`rexbench.benchmark.metrics.aggregate`, the function scoring itself uses) — which also
    pins every denominator to the task's prompt sets and every identity between metrics
    (``ood_rules[keep]`` = the headline; headline = finished × rule-given-finished);
 4. a stored **chance level** differs from the harness's own (deterministic) estimate.
 
-Metric values are already tied to counts by :func:`benchmark.results.validate_result`.
+Metric values are already tied to counts by :func:`rexbench.benchmark.results.validate_result`.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.chance import chance_levels
-from benchmark.decoding import BUDGET
-from benchmark.errors import ResultError
-from benchmark.metrics import CAPABILITY_KEYS, aggregate, counts, expected_rows, prompt_sets
-from benchmark.records import GREEDY_BLOCKS, RECORD_BLOCKS, is_finished
-from tasks import Task, get_split
+from rexbench.benchmark.chance import chance_levels
+from rexbench.benchmark.decoding import BUDGET
+from rexbench.benchmark.errors import ResultError
+from rexbench.benchmark.metrics import CAPABILITY_KEYS, aggregate, counts, expected_rows, prompt_sets
+from rexbench.benchmark.records import GREEDY_BLOCKS, RECORD_BLOCKS, is_finished
+from rexbench.tasks import Task, get_split
 
 _FLAGS = re.compile(r"[01]*")
 
@@ -136,7 +136,7 @@ def _first_difference(a: str, b: str) -> int:
 
 def check_verdicts(task: Task, records: dict) -> None:
     """Stored verdict columns against the ones recomputed from the completions (item 2)."""
-    from benchmark.records import recompute_verdicts
+    from rexbench.benchmark.records import recompute_verdicts
 
     words = {name: get_split(task, name).words for name in GREEDY_BLOCKS}
     for name in GREEDY_BLOCKS:

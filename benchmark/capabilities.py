@@ -1,6 +1,6 @@
 """Runs every decode of SPEC §4 for one model on one task and records every row.
 
-Decodes (buffer width :func:`benchmark.decoding.decode_width`: one for the length prompts,
+Decodes (buffer width :func:`rexbench.benchmark.decoding.decode_width`: one for the length prompts,
 one shared by the other prompt decodes; the stop-rule decode has width max length + 1):
 
 ==============================  =================  =================================  ========================
@@ -14,9 +14,9 @@ sampled_ood_rule_extrapolation  T = 1              16 × the sampled subset (≤
 generation_accuracy             T = 1              1,000 × SOS                        ``sampled/generation``
 ==============================  =================  =================================  ========================
 
-Keys derive from the run seed (:func:`benchmark.sampling.derive_key`). The output is the
-result's ``records`` (:mod:`benchmark.records`); the metrics are aggregated from them by
-:func:`benchmark.metrics.aggregate`, the same function the leaderboard recomputes with.
+Keys derive from the run seed (:func:`rexbench.benchmark.sampling.derive_key`). The output is the
+result's ``records`` (:mod:`rexbench.benchmark.records`); the metrics are aggregated from them by
+:func:`rexbench.benchmark.metrics.aggregate`, the same function the leaderboard recomputes with.
 """
 
 from __future__ import annotations
@@ -25,16 +25,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmark import records as rec
-from benchmark.decoding import Completions, decode, decode_width, repeat_rows
-from benchmark.metrics import prompt_sets
-from benchmark.protocol import ScorableModel
-from benchmark.records import encode_completions, encode_symbols
-from benchmark.sampling import derive_key
-from benchmark.stop_rule import decode_stop_rule
-from benchmark.subset import GENERATION_SAMPLES, SAMPLES_PER_PROMPT, sampled_prompt_indices
-from benchmark.verdicts import in_language, keeps_rule, whole_word
-from tasks import SOS, Task, get_split
+from rexbench.benchmark import records as rec
+from rexbench.benchmark.decoding import Completions, decode, decode_width, repeat_rows
+from rexbench.benchmark.metrics import prompt_sets
+from rexbench.benchmark.protocol import ScorableModel
+from rexbench.benchmark.records import encode_completions, encode_symbols
+from rexbench.benchmark.sampling import derive_key
+from rexbench.benchmark.stop_rule import decode_stop_rule
+from rexbench.benchmark.subset import GENERATION_SAMPLES, SAMPLES_PER_PROMPT, sampled_prompt_indices
+from rexbench.benchmark.verdicts import in_language, keeps_rule, whole_word
+from rexbench.tasks import SOS, Task, get_split
 
 Progress = Callable[[str], None]
 
@@ -44,7 +44,8 @@ def greedy_split(model: ScorableModel, task: Task, split: str, seed: int, width:
     s = get_split(task, split)
     if width is None:
         width = decode_width(task, ("length_prompts",)) if split == "length_prompts" else decode_width(task)
-    return decode(model, s.tokens(), s.lengths, key=derive_key(seed, f"greedy/{split}"), greedy=True, width=width)
+    return decode(model, s.tokens(), s.lengths, key=derive_key(seed, f"greedy/{split}"), greedy=True, width=width,
+                  desc=f"{task.name}: greedy {split}")
 
 
 def sampled_ood(model: ScorableModel, task: Task, seed: int, width: int | None = None) -> tuple[np.ndarray, Completions]:
@@ -53,7 +54,8 @@ def sampled_ood(model: ScorableModel, task: Task, seed: int, width: int | None =
     s = get_split(task, "ood_prompts")
     idx = sampled_prompt_indices(task)
     prompts_NP, lengths_N = repeat_rows(s.tokens()[idx], s.lengths[idx], SAMPLES_PER_PROMPT)
-    comps = decode(model, prompts_NP, lengths_N, key=derive_key(seed, "sampled/ood_prompts"), greedy=False, width=width)
+    comps = decode(model, prompts_NP, lengths_N, key=derive_key(seed, "sampled/ood_prompts"), greedy=False, width=width,
+                   desc=f"{task.name}: sampled OOD")
     return np.repeat(idx, SAMPLES_PER_PROMPT), comps
 
 
@@ -61,7 +63,8 @@ def generations(model: ScorableModel, seed: int, width: int, count: int = GENERA
     """``count`` temperature-1 samples from SOS."""
     prompts_N1 = np.full((count, 1), SOS, dtype=np.int32)
     lengths_N = np.ones(count, dtype=np.int32)
-    return decode(model, prompts_N1, lengths_N, key=derive_key(seed, "sampled/generation"), greedy=False, width=width)
+    return decode(model, prompts_N1, lengths_N, key=derive_key(seed, "sampled/generation"), greedy=False, width=width,
+                  desc="sampling from SOS")
 
 
 def _sampled_flags(task: Task, prompts: list[str], comps: Completions, verdict: Callable[[str | None], bool]) -> tuple[str, str]:

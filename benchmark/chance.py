@@ -1,7 +1,7 @@
 """Chance levels: what the uniform-random model scores on every capability metric.
 
 The uniform-random model emits EOS and each symbol with equal probability at every
-step (greedy decoding of :func:`benchmark.reference.uniform` breaks its all-way tie
+step (greedy decoding of :func:`rexbench.benchmark.reference.uniform` breaks its all-way tie
 uniformly at random, so greedy and sampled decoding of it have this same law).
 Chance levels are estimated by **Monte Carlo** with a fixed seed: a numpy PCG64 generator
 per estimate, seeded from the SHA-256 of
@@ -35,12 +35,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.decoding import BUDGET, Completions
-from benchmark.metrics import CAPABILITY_KEYS, prompt_sets
-from benchmark.subset import sampled_prompt_indices
-from tasks import EOS, PAD, Task, get_split
-from tasks.splits import split_rng
-from tasks.vocab import NUM_SPECIAL
+from rexbench.benchmark.decoding import BUDGET, Completions
+from rexbench.benchmark.metrics import CAPABILITY_KEYS, prompt_sets
+from rexbench.benchmark.progress import bar, bar_iter
+from rexbench.benchmark.subset import sampled_prompt_indices
+from rexbench.tasks import EOS, PAD, Task, get_split
+from rexbench.tasks.splits import split_rng
+from rexbench.tasks.vocab import NUM_SPECIAL
 
 CHANCE_SAMPLES_PER_PROMPT = 64
 CHANCE_GENERATIONS = 10_000
@@ -126,6 +127,7 @@ def _rates(
     counts = {name: np.zeros(len(prompts), dtype=np.int64) for name in predicates}
     caches: dict[str, dict[str, bool]] = {name: {} for name in predicates}
     per_chunk = max(1, _CHUNK_ROWS // S)
+    pbar = bar(len(prompts), f"{task.name}: chance levels ({purpose})", "prompt")
     for start in range(0, len(prompts), per_chunk):
         chunk = prompts[start : start + per_chunk]
         comps = uniform_completions(rng, len(chunk) * S, len(task.symbols))
@@ -144,6 +146,8 @@ def _rates(
                         hit = cache[w] = pred(w)
                     flags_N[r] = hit
             counts[name][start : start + len(chunk)] = flags_N.reshape(len(chunk), S).sum(axis=1)
+        pbar.update(len(chunk))
+    pbar.close()
     return counts
 
 
@@ -186,7 +190,7 @@ def _stop_rule_counts(task: Task, prompts: tuple[str, ...]) -> np.ndarray:
     keep = task.rules[task.keep_rule].holds
     out = np.zeros(len(prompts), dtype=np.int64)
     cache: dict[str, bool] = {}
-    for i, prompt in enumerate(prompts):
+    for i, prompt in enumerate(bar_iter(prompts, f"{task.name}: chance levels (ood_stop_rule)")):
         extra = task.max_word_length - len(prompt)
         draws_SL = rng.integers(0, len(task.symbols), size=(S, extra))
         cuts_S = rng.integers(0, extra + 1, size=S)

@@ -29,7 +29,7 @@ A model is refused (:class:`ModelRefused`, nothing scored or written) when, in o
 6. its **incremental decoding** (``decode_step`` / a host ``step_fn``) disagrees with its
    full forward pass, at each decode width the harness uses, over that whole width.
 
-During scoring, ``benchmark.score`` adds two more: any exception the model raises in any
+During scoring, ``rexbench.benchmark.score`` adds two more: any exception the model raises in any
 phase is a refusal naming the phase, and an ``excess_loss`` below -0.001 nats is refused.
 
 Comparisons are per position on **log-probabilities** (``log_softmax`` of the logits),
@@ -53,12 +53,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.decoding import DECODE_BATCH, decode_width
-from benchmark import outputs
-from benchmark.errors import ModelRefused
-from benchmark.loss import LOSS_BATCH, sequence_width
-from benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
-from tasks import PAD, SOS, Task, get_split
+from rexbench.benchmark import outputs
+from rexbench.benchmark.decoding import DECODE_BATCH, decode_width
+from rexbench.benchmark.errors import ModelRefused
+from rexbench.benchmark.loss import LOSS_BATCH, sequence_width
+from rexbench.benchmark.progress import bar
+from rexbench.benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
+from rexbench.tasks import PAD, SOS, Task, get_split
 
 CHECK_ROWS = 4
 CHECK_SEED = 20_240_917
@@ -289,13 +290,14 @@ def check_model(model: ScorableModel, task: Task) -> None:
     rng = np.random.default_rng(CHECK_SEED)
     W = max(harness_widths(task).values())
     base_RW = check_rows(task, W, rng)
-    full = _forward(model, base_RW, task, "the check rows")
-    again = _forward(model, base_RW.copy(), task, "the check rows, a second time")
-    diff = float(np.abs(clipped_logp(full) - clipped_logp(again)).max())
-    if not diff <= LOGP_ATOL:
-        raise ModelRefused(f"nondeterministic: the same input twice gave log-probabilities differing by up to {diff:.4g} nats")
-    check_other_rows(model, task, base_RW, full, rng)
-    check_causal(model, task, base_RW, full, rng)
-    check_batch_sizes(model, task, base_RW, full)
-    check_widths(model, task, base_RW, full)
-    check_incremental(model, task, base_RW, full)
+    with bar(6, f"{task.name}: refusal checks", "check") as pbar:
+        full = _forward(model, base_RW, task, "the check rows")
+        again = _forward(model, base_RW.copy(), task, "the check rows, a second time")
+        diff = float(np.abs(clipped_logp(full) - clipped_logp(again)).max())
+        if not diff <= LOGP_ATOL:
+            raise ModelRefused(f"nondeterministic: the same input twice gave log-probabilities differing by up to {diff:.4g} nats")
+        pbar.update(1)
+        for check in (check_other_rows, check_causal, check_batch_sizes, check_widths, check_incremental):
+            pbar.set_postfix_str(check.__name__.removeprefix("check_").replace("_", " "))
+            check(model, task, base_RW, full, *((rng,) if check in (check_other_rows, check_causal) else ()))
+            pbar.update(1)

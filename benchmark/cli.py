@@ -1,4 +1,4 @@
-"""The ``rexbench`` console command: a thin dispatcher over ``benchmark.commands``."""
+"""The ``rexbench`` console command: a thin dispatcher over ``rexbench.benchmark.commands``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from collections.abc import Sequence
 # Each module defines ``register(subparsers)`` adding one or more subcommands whose
 # ``func(args) -> int`` is set with ``set_defaults(func=...)``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "benchmark.commands.tasks",
-    "benchmark.commands.score",
-    "benchmark.commands.leaderboard",
-    "benchmark.commands.demo",
-    "benchmark.commands.train",
+    "rexbench.benchmark.commands.tasks",
+    "rexbench.benchmark.commands.score",
+    "rexbench.benchmark.commands.leaderboard",
+    "rexbench.benchmark.commands.demo",
+    "rexbench.benchmark.commands.train",
 )
 
 
@@ -30,8 +30,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    parser = build_parser()
+    parser.add_argument("--version", action="version", version=_version())
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # bad arguments (one line, exit 2), --help, --version
+        return int(exit_.code or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # `rexbench describe anbn | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print(f"rexbench {args.command}: interrupted (result files are written atomically: "
+              "none is half-written)", file=sys.stderr)
+        return 130
+
+
+def _version() -> str:
+    from rexbench.benchmark import __version__
+    from rexbench.tasks import SUITE_VERSION
+
+    return f"rexbench {__version__} (suite v{SUITE_VERSION})"
 
 
 if __name__ == "__main__":

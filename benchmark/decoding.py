@@ -20,7 +20,7 @@ dtype while tracing, finiteness inside the compiled loop (the loop stops at the 
 non-finite step and the harness refuses the model, naming the position); a host model's
 output is checked on the host at every step.
 
-Token choice and keys are in :mod:`benchmark.sampling`.
+Token choice and keys are in :mod:`rexbench.benchmark.sampling`.
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.errors import ModelRefused
-from benchmark.outputs import check_output, check_traced, first_bad
-from benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
-from benchmark.sampling import choose_tokens, choose_tokens_host
-from tasks import EOS, PAD, SOS, Task, get_split
+from rexbench.benchmark.errors import ModelRefused
+from rexbench.benchmark.outputs import check_output, check_traced, first_bad
+from rexbench.benchmark.progress import bar
+from rexbench.benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
+from rexbench.benchmark.sampling import choose_tokens, choose_tokens_host
+from rexbench.tasks import EOS, PAD, SOS, Task, get_split
 
 BUDGET = 128  # new tokens after the prompt (SPEC §4)
 DECODE_BATCH = 128  # max rows per compiled decode call (larger batches thrash the CPU caches)
@@ -185,6 +186,7 @@ def decode(
     width: int,
     budget: int = BUDGET,
     batch_size: int | None = None,
+    desc: str = "decoding",
 ) -> Completions:
     """Completes every prompt row (``SOS prompt``, PAD-padded; lengths in tokens).
 
@@ -202,6 +204,7 @@ def decode(
     run = _decode_batch_jax if isinstance(model, JaxModel) else _decode_batch_host
     generated_NL = np.full((N, budget), PAD, dtype=np.int32)
     finished_N = np.zeros(N, dtype=bool)
+    pbar = bar(N, desc, "prompt")
     for start in range(0, N, batch_size):
         stop = min(start + batch_size, N)
         n = stop - start
@@ -216,6 +219,8 @@ def decode(
         cols_BL = lengths_B[:n, None] + np.arange(budget)[None, :]
         generated_NL[start:stop] = np.take_along_axis(buffer_BW[:n], cols_BL, axis=1)
         finished_N[start:stop] = fin_B[:n]
+        pbar.update(n)
+    pbar.close()
     return Completions(generated_NL, finished_N)
 
 

@@ -14,8 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmark.fileio import atomic_write_bytes  # noqa: E402
-from benchmark.leaderboard import HEADLINE, REFERENCE_ORDER, Row, bars  # noqa: E402
+from rexbench.benchmark.fileio import atomic_write_bytes  # noqa: E402
+from rexbench.benchmark.leaderboard import HEADLINE, REFERENCE_ORDER, Row, bars  # noqa: E402
 
 MARKERS = {"oracle-keep": "*", "oracle-break": "X", "stop-now": "v", "best-constant": "^", "uniform": "s"}
 

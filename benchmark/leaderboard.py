@@ -2,7 +2,7 @@
 
 The store is a directory of SPEC §7 result files. Every file is read with the harness's
 own loader (schema, suite version, split digests, and every count, verdict and chance
-level recomputed from its records, :mod:`benchmark.audit`); a store with any bad file is
+level recomputed from its records, :mod:`rexbench.benchmark.audit`); a store with any bad file is
 refused as a whole, naming each bad file and its reason, so a leaderboard is never
 generated from a partly valid store.
 
@@ -26,15 +26,16 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import benchmark
-from benchmark.reference import REFERENCE_MODELS, TRIVIAL_POLICIES
-from benchmark.results import ResultError, load_result
-from benchmark.stats import Summary, equivalent, holm, summarize, welch
-from tasks import SUITE_VERSION, TASK_NAMES
+import rexbench.benchmark
+from rexbench.benchmark.reference import REFERENCE_MODELS, TRIVIAL_POLICIES
+from rexbench.benchmark.results import ResultError, load_result, result_filename
+from rexbench.benchmark.stats import Summary, equivalent, holm, summarize, welch
+from rexbench.tasks import SUITE_VERSION, TASK_NAMES
 
 HEADLINE = "ood_rule_extrapolation"
 LOSS_KEYS: tuple[str, ...] = ("test_loss", "excess_loss")
@@ -94,29 +95,85 @@ def md_escape(text: str) -> str:
     return re.sub(r"([\\|*_`<>\[\]#])", r"\\\1", text)
 
 
-def load_store(results_dir: Path) -> list[dict]:
-    """Every ``*.json`` of the store, validated; raises StoreError listing every bad file."""
-    if not Path(results_dir).is_dir():
-        raise StoreError(f"{results_dir}: not a directory of result files")
-    paths = sorted(Path(results_dir).glob("*.json"))
+def row_signature(res: dict) -> dict[str, Any]:
+    """What every seed of one leaderboard row (task, model) must share: rows trained or
+    scored differently (another budget, recipe, regime, size, suite or harness) are not
+    seeds of one experiment, and averaging them would give a number that means nothing."""
+    man, training = res["manifest"], res.get("training")
+    sig: dict[str, Any] = {
+        "suite_version": res["suite_version"],
+        "harness_version": res["harness_version"],
+        "checkpoint_rule": res["checkpoint_rule"],
+        "manifest.parameters": man.get("parameters"),
+        "manifest.train_steps": man.get("train_steps"),
+        "trained_on_task": res.get("trained_on_task"),
+        "training": training is not None,
+    }
+    if isinstance(training, dict):
+        for key in ("regime", "recipe", "hyper", "steps", "eval_every"):
+            sig[f"training.{key}"] = training.get(key)
+    return sig
+
+
+def _check_rows(results: list[dict], paths: dict[tuple, Path]) -> list[str]:
+    first: dict[tuple[str, str], dict] = {}
+    errors = []
+    for res in sorted(results, key=lambda r: (r["task"], r["model"], r["seed"])):
+        key = (res["task"], res["model"])
+        if key not in first:
+            first[key] = res
+            continue
+        ref, a, b = first[key], row_signature(first[key]), row_signature(res)
+        diff = [f for f in a if a[f] != b[f]]
+        if diff:
+            f = diff[0]
+            p_ref = paths[(ref["task"], ref["model"], ref["seed"])]
+            p_res = paths[(res["task"], res["model"], res["seed"])]
+            errors.append(
+                f"{p_res}: model {res['model']!r} on task {res['task']!r} was trained or scored differently from "
+                f"{p_ref} ({f}: {b[f]!r} vs {a[f]!r}); rows that differ cannot share a name (score one under another name)")
+    return errors
+
+
+def load_stores(results_dirs: Sequence[Path]) -> tuple[list[dict], dict[tuple, Path]]:
+    """Every ``*.json`` of the stores, validated, and where each came from
+    (``(task, model, seed) -> path``); raises StoreError listing every bad file: one that
+    does not validate or is not compatible (:func:`load_result`), whose name does not
+    match its content, that duplicates another (in any of the stores), or that would
+    mix differently made rows under one name (:func:`row_signature`)."""
     results, errors, seen = [], [], {}
-    for path in paths:
-        try:
-            res = load_result(path)
-        except ResultError as err:
-            errors.append(f"{path.name}: {err}")
-            continue
-        key = (res["task"], res["model"], res["seed"])
-        if key in seen:
-            errors.append(f"{path.name}: duplicates {seen[key]} (task {key[0]}, model {key[1]}, seed {key[2]})")
-            continue
-        seen[key] = path.name
-        results.append(res)
+    for results_dir in results_dirs:
+        if not Path(results_dir).is_dir():
+            raise StoreError(f"{results_dir}: not a directory of result files")
+    for results_dir in results_dirs:
+        for path in sorted(Path(results_dir).glob("*.json")):
+            try:
+                res = load_result(path)
+            except ResultError as err:
+                errors.append(str(err) if str(err).startswith(str(path)) else f"{path}: {err}")
+                continue
+            expected = result_filename(res["task"], res["model"], res["seed"])
+            if path.name != expected:
+                errors.append(f"{path}: the file name does not match its content (task {res['task']!r}, model "
+                              f"{res['model']!r}, seed {res['seed']} is {expected})")
+                continue
+            key = (res["task"], res["model"], res["seed"])
+            if key in seen:
+                errors.append(f"{path}: duplicates {seen[key]} (task {key[0]}, model {key[1]}, seed {key[2]})")
+                continue
+            seen[key] = path
+            results.append(res)
+    errors += _check_rows(results, seen)
     if errors:
         raise StoreError("refusing to build the leaderboard from a store with bad files:\n  " + "\n  ".join(errors))
     if not results:
-        raise StoreError(f"no result files in {results_dir}")
-    return results
+        raise StoreError(f"no result files in {', '.join(map(str, results_dirs))}")
+    return results, seen
+
+
+def load_store(results_dir: Path) -> list[dict]:
+    """:func:`load_stores` of one store, without the paths."""
+    return load_stores([results_dir])[0]
 
 
 def _model_order(model: str) -> tuple[int, str]:
@@ -322,14 +379,16 @@ def overall_table(grouped: dict[str, list[Row]]) -> list[str]:
     return lines
 
 
-def render(results: list[dict], figures: dict[str, str] | None = None) -> str:
-    """The whole ``leaderboard.md`` text. ``figures`` maps task -> relative PNG path."""
+def render(results: list[dict], figures: dict[str, str] | None = None, stores: list[str] | None = None) -> str:
+    """The whole ``leaderboard.md`` text. ``figures`` maps task -> relative PNG path; ``stores``
+    names the results stores read (default ``results/``)."""
+    where = ", ".join(f"`{s}`" for s in (stores or ["results/"]))
     grouped = group_rows(results)
     lines = [
         "# rexbench leaderboard",
         "",
-        f"Suite version **{SUITE_VERSION}**, harness version **{benchmark.__version__}**. "
-        "Generated by `rexbench leaderboard` from the result files in `results/`; do not edit by hand. "
+        f"Suite version **{SUITE_VERSION}**, harness version **{rexbench.benchmark.__version__}**. "
+        f"Generated by `rexbench leaderboard` from the result files in {where}; do not edit by hand. "
         "Every count, verdict and chance level below was recomputed from each file's per-prompt records.",
         "",
         "How to read it. Each cell is the mean over seeds with its 95% Student-t interval `[lo, hi]`; "
@@ -344,8 +403,8 @@ def render(results: list[dict], figures: dict[str, str] | None = None) -> str:
         "`best-constant` (both Bayes-optimal on the support); `▲` marks a trained row whose whole interval is "
         "above it. Trained rows are taken at the checkpoint of lowest `val_loss`.",
         "",
-        "Reproduce every row: `rexbench reproduce` (reference rows and trained baselines, seeds 0–4), then "
-        "`rexbench leaderboard`. Each row's training steps, best step and validation curve are in its result "
+        "Reproduce every row: `rexbench reproduce --out results/` (reference rows and trained baselines, seeds 0–4), "
+        "then `rexbench leaderboard`. Each row's training steps, best step and validation curve are in its result "
         "files (`manifest.train_steps`, `training`).",
         "",
         "## Headline across tasks",

@@ -10,22 +10,28 @@ the manifest should record). In order:
 3. an existing **path** that one of :data:`PATH_LOADERS` recognises (e.g. a trained
    baseline's checkpoint directory): the first ``loader(path, task)`` not returning None;
 4. ``module.path:factory``: imports the module (the current directory is put on
-   ``sys.path``) and calls ``factory(task.vocab_size)``, which may return any model kind
-   accepted by :func:`benchmark.protocol.as_model`, or a :class:`LoadedModel`.
+   ``sys.path``) and calls ``factory(task.vocab_size)`` -- or ``factory(task.vocab_size,
+   task=task)`` when the factory has a ``task`` parameter, so that one factory can load
+   per-task weights (``anbn``, ``ban`` and ``bban`` share V = 5) -- which may return any
+   model kind accepted by :func:`rexbench.benchmark.protocol.as_model`, or a :class:`LoadedModel`.
+
+A model trained on another task (a checkpoint records its task) is refused unless
+``allow_task_mismatch``; the result then records ``trained_on_task``.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.errors import ModelLoadError
-from benchmark.reference import REFERENCE_MODELS, reference_info
-from tasks import Task
+from rexbench.benchmark.errors import ModelLoadError
+from rexbench.benchmark.reference import REFERENCE_MODELS, reference_info
+from rexbench.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class LoadedModel:
     train_seconds: float | None = None
     checkpoint_rule: str = "none"
     reference: dict | None = None  # the result's ``reference`` block (reference rows only)
+    trained_on_task: str | None = None  # set only when scored on another task, explicitly allowed
 
 
 class UnknownModelError(KeyError):
@@ -51,10 +58,11 @@ def _reference_loader(name: str) -> Callable[[Task], LoadedModel]:
 
 
 MODEL_LOADERS: dict[str, Callable[[Task], LoadedModel]] = {name: _reference_loader(name) for name in REFERENCE_MODELS}
-MODEL_SCHEMES: dict[str, Callable[[str, Task], LoadedModel]] = {}
+# Scheme and path loaders take ``allow_task_mismatch`` as a keyword.
+MODEL_SCHEMES: dict[str, Callable[..., LoadedModel]] = {}
 # Tried in order on a spec that names an existing path; a loader returns None for a path
 # that is not its kind.
-PATH_LOADERS: list[Callable[[str, Task], LoadedModel | None]] = []
+PATH_LOADERS: list[Callable[..., LoadedModel | None]] = []
 
 
 def valid_models_message() -> str:
@@ -64,16 +72,26 @@ def valid_models_message() -> str:
     return f"valid models: {names}{schemes}{paths}, or module.path:factory (factory(vocab_size) -> model)"
 
 
-def load_model(spec: str, task: Task) -> LoadedModel:
+def takes_task(factory: Callable[..., Any]) -> bool:
+    """Whether ``factory`` accepts a ``task`` keyword (the task-aware factory signature)."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    p = params.get("task")
+    return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
+def load_model(spec: str, task: Task, *, allow_task_mismatch: bool = False) -> LoadedModel:
     """Resolves ``spec`` for ``task``; raises :class:`UnknownModelError` listing the valid names."""
     if spec in MODEL_LOADERS:
         return MODEL_LOADERS[spec](task)
     scheme, sep, rest = spec.partition(":")
     if sep and scheme in MODEL_SCHEMES:
-        return MODEL_SCHEMES[scheme](rest, task)
+        return MODEL_SCHEMES[scheme](rest, task, allow_task_mismatch=allow_task_mismatch)
     if os.path.exists(spec):
         for path_loader in PATH_LOADERS:
-            loaded = path_loader(spec, task)
+            loaded = path_loader(spec, task, allow_task_mismatch=allow_task_mismatch)
             if loaded is not None:
                 return loaded
     if not sep or not scheme or not rest:
@@ -88,7 +106,7 @@ def load_model(spec: str, task: Task) -> LoadedModel:
     if not callable(factory):
         raise UnknownModelError(f"module {scheme!r} has no callable {rest!r}; {valid_models_message()}")
     try:
-        obj = factory(task.vocab_size)
+        obj = factory(task.vocab_size, task=task) if takes_task(factory) else factory(task.vocab_size)
     except Exception as err:
         raise ModelLoadError(f"the factory {spec!r} raised {type(err).__name__}: {err}") from err
     return obj if isinstance(obj, LoadedModel) else LoadedModel(obj, spec)

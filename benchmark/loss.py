@@ -22,10 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.errors import ModelRefused
-from benchmark.outputs import check_output, check_traced, first_bad
-from benchmark.protocol import JaxModel, JaxProgram, PyTree, ScorableModel
-from tasks import PAD, Task, get_split
+from rexbench.benchmark.errors import ModelRefused
+from rexbench.benchmark.outputs import check_output, check_traced, first_bad
+from rexbench.benchmark.progress import bar
+from rexbench.benchmark.protocol import JaxModel, JaxProgram, PyTree, ScorableModel
+from rexbench.tasks import PAD, Task, get_split
 
 LOSS_BATCH = 40  # rows per compiled loss call: divides 1,000 and 2,000; larger batches thrash CPU caches
 
@@ -48,7 +49,7 @@ class NllSum:
 def token_nll(logits_BTV: jax.Array, targets_BT: jax.Array) -> jax.Array:
     """NLL in nats of each target under the logits at its position, in float32:
     ``logsumexp(logits) - logits[target]``. The one definition of the per-token loss,
-    shared by scoring (below) and training (``baselines.train``)."""
+    shared by scoring (below) and training (``rexbench.baselines.train``)."""
     logits_BTV = logits_BTV.astype(jnp.float32)
     picked_BT = jnp.take_along_axis(logits_BTV, targets_BT[..., None], axis=-1)[..., 0]
     return jax.nn.logsumexp(logits_BTV, axis=-1) - picked_BT
@@ -73,11 +74,13 @@ def _jax_nll_rows(program: JaxProgram, params: PyTree, tokens_BT: jax.Array, voc
     return (*nll_rows(logits_BTV, tokens_BT), first_bad(logits_BTV))
 
 
-def sequence_nll(model: ScorableModel, tokens_NT: np.ndarray, batch_size: int = LOSS_BATCH) -> NllSum:
+def sequence_nll(model: ScorableModel, tokens_NT: np.ndarray, batch_size: int = LOSS_BATCH,
+                 desc: str = "loss") -> NllSum:
     """Loss of ``model`` on PAD-padded sequences ``SOS word EOS`` (int32 ``[N, T]``)."""
     tokens_NT = np.asarray(tokens_NT, dtype=np.int32)
     N, T = tokens_NT.shape
     nats, count = 0.0, 0
+    pbar = bar(N, desc, "seq")
     for start in range(0, N, batch_size):
         batch_BT = np.full((batch_size, T), PAD, dtype=np.int32)
         chunk = tokens_NT[start : start + batch_size]
@@ -93,6 +96,8 @@ def sequence_nll(model: ScorableModel, tokens_NT: np.ndarray, batch_size: int = 
             nats_B, count_B = _nll_rows_jit(jnp.asarray(logits_BTV), jnp.asarray(batch_BT))
         nats += float(np.asarray(nats_B, dtype=np.float64).sum())
         count += int(np.asarray(count_B).sum())
+        pbar.update(len(chunk))
+    pbar.close()
     return NllSum(nats, count)
 
 
@@ -103,7 +108,7 @@ def sequence_width(task: Task) -> int:
 
 def split_nll(model: ScorableModel, task: Task, split: str) -> NllSum:
     """Loss of ``model`` on a sequence split (``"test"`` or ``"val"``)."""
-    return sequence_nll(model, get_split(task, split).tokens(sequence_width(task)))
+    return sequence_nll(model, get_split(task, split).tokens(sequence_width(task)), desc=f"{task.name}: {split} loss")
 
 
 def optimal_nll(task: Task, split: str = "test") -> NllSum:

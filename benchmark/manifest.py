@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform as _platform
+import sys
 
 import flax
 import jax
 import jaxlib
 
-import benchmark
-from tasks import Task, split_digests
+import rexbench.benchmark
+from rexbench.tasks import Task, split_digests
 
 
 def device_description() -> str:
@@ -31,9 +32,11 @@ def build_manifest(
     train_steps: int | None,
     train_seconds: float | None,
 ) -> dict[str, object]:
-    """The SPEC §7 manifest: versions, platform, device, split digests, training budget."""
-    return {
-        "rexbench_version": benchmark.__version__,
+    """The SPEC §7 manifest: versions, platform, device, split digests, training budget;
+    also the version of PyTorch when the scored model's code has imported it (a PyTorch
+    model submitted as a host callable)."""
+    manifest: dict[str, object] = {
+        "rexbench_version": rexbench.benchmark.__version__,
         "python": _platform.python_version(),
         "jax": jax.__version__,
         "jaxlib": jaxlib.__version__,
@@ -46,3 +49,7 @@ def build_manifest(
         "train_seconds": train_seconds,
         "created": utc_now(),
     }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        manifest["torch"] = str(getattr(torch, "__version__", "unknown"))
+    return manifest

@@ -4,7 +4,7 @@ Every metric is a :class:`Ratio`; the value is ``successes / count``, divided on
 is None (JSON null) when the count is zero. :func:`aggregate` is the **one** definition
 of every capability aggregate: scoring computes a result's counts with it from the
 records it has just made, and the leaderboard recomputes them with it from the stored
-records. The per-row verdicts are in :mod:`benchmark.records` / :mod:`benchmark.verdicts`.
+records. The per-row verdicts are in :mod:`rexbench.benchmark.records` / :mod:`rexbench.benchmark.verdicts`.
 
 The *headline prompts* are the OOD prompts whose keep rule is completable; the
 *held-out half* is the headline prompts outside the split's ``regime`` half.
@@ -20,7 +20,7 @@ The *headline prompts* are the OOD prompts whose keep rule is completable; the
   headline's successes are this metric's successes, the headline's count is
   ``ood_finished``'s count, and this metric's count is ``ood_finished``'s successes.
 * ``ood_stop_rule``: headline prompts whose EOS-withheld decode, cut where the model's
-  P(EOS) was highest, satisfies the keep rule (:mod:`benchmark.stop_rule`).
+  P(EOS) was highest, satisfies the keep rule (:mod:`rexbench.benchmark.stop_rule`).
 * ``ood_rules[r]``: OOD prompts where rule ``r`` is completable whose completion is
   finished and satisfies ``r`` (``ood_rules[keep_rule]`` is the headline).
 * ``length_extrapolation``: length prompts completed into a word of the doubled task.
@@ -42,9 +42,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from benchmark.records import unflag
-from benchmark.subset import GENERATION_SAMPLES, SAMPLES_PER_PROMPT, sampled_prompt_indices
-from tasks import Task, get_split
+from rexbench.benchmark.records import unflag
+from rexbench.benchmark.subset import GENERATION_SAMPLES, SAMPLES_PER_PROMPT, sampled_prompt_indices
+from rexbench.tasks import Task, get_split
 
 HEADLINE_FAMILY: tuple[str, ...] = (
     "ood_rule_extrapolation", "ood_finished", "ood_rule_given_finished", "ood_stop_rule",
@@ -122,10 +122,10 @@ def headline_family(finished_P: np.ndarray, keep_P: np.ndarray, stop_keep_P: np.
 
 
 def aggregate(task: Task, records: dict) -> dict[str, Ratio | dict[str, Ratio]]:
-    """Every capability metric from a result's ``records`` (layout of :mod:`benchmark.records`).
+    """Every capability metric from a result's ``records`` (layout of :mod:`rexbench.benchmark.records`).
 
     The records must already have the right number of rows (checked by
-    :func:`benchmark.records.check_records`).
+    :func:`rexbench.benchmark.records.check_records`).
     """
     sets = prompt_sets(task)
     ood = records["ood_prompts"]

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.errors import ModelRefused
+from rexbench.benchmark.errors import ModelRefused
 
 
 def _at(where: str) -> str:

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from benchmark.errors import ModelRefused
+from rexbench.benchmark.errors import ModelRefused
 
 PyTree = Any
 ApplyFn = Callable[[PyTree, jax.Array], jax.Array]
@@ -245,5 +245,5 @@ def as_model(obj: Any, vocab_size: int) -> ScorableModel:
         return HostModel(obj, vocab_size)
     raise ModelRefused(
         f"cannot score an object of type {type(obj).__name__}: expected a flax.nnx.Module, "
-        "a benchmark.protocol.JaxFunction, a benchmark.protocol.HostFunction or a numpy callable"
+        "a rexbench.benchmark.protocol.JaxFunction, a rexbench.benchmark.protocol.HostFunction or a numpy callable"
     )

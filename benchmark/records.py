@@ -2,7 +2,7 @@
 
 Every capability metric is an aggregate of per-row verdicts, and a result stores the
 rows, so that every aggregate can be recomputed from the file
-(:func:`benchmark.metrics.aggregate`) and every verdict from the stored completion
+(:func:`rexbench.benchmark.metrics.aggregate`) and every verdict from the stored completion
 (:func:`recompute_verdicts`). The leaderboard does both and refuses a file where either
 differs.
 
@@ -42,9 +42,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchmark.verdicts import in_language, keeps_rule
-from tasks import EOS, PAD, SOS, Task
-from tasks.vocab import NUM_SPECIAL
+from rexbench.benchmark.verdicts import in_language, keeps_rule
+from rexbench.tasks import EOS, PAD, SOS, Task
+from rexbench.tasks.vocab import NUM_SPECIAL
 
 EOS_CHAR, SOS_CHAR, PAD_CHAR = "$", "^", "_"
 GREEDY_BLOCKS: tuple[str, ...] = ("id_prompts", "ood_prompts", "length_prompts")

@@ -45,9 +45,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.protocol import HostFunction, JaxFunction
-from tasks import EOS, PAD, SOS, Task, get_split
-from tasks.vocab import NUM_SPECIAL
+from rexbench.benchmark.protocol import HostFunction, JaxFunction
+from rexbench.tasks import EOS, PAD, SOS, Task, get_split
+from rexbench.tasks.vocab import NUM_SPECIAL
 
 ZERO_LOGIT = -1e4  # logit of a probability-zero token: finite, exp() underflows to 0 in float32
 FALLBACK_LOGIT = -8.0  # oracle-keep's symbols after a word that keeps the rule (below EOS's 0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.metrics import CAPABILITY_KEYS
-from benchmark.results import LOSS_KEYS
+from rexbench.benchmark.metrics import CAPABILITY_KEYS
+from rexbench.benchmark.results import LOSS_KEYS
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:

@@ -11,16 +11,16 @@ One JSON object per (task, model, seed), named ``{task}__{model}__seed{seed}.jso
 * ``chance`` / ``chance_stderr``: the capability keys, for the uniform-random model;
 * ``counts``: ``{"successes", "count"}`` per capability metric and ``{"nats", "tokens"}``
   per loss, from which every metric value is recomputable;
-* ``records``: every decode's per-row completions and verdicts (:mod:`benchmark.records`),
-  from which every capability count is recomputed (:mod:`benchmark.audit`);
+* ``records``: every decode's per-row completions and verdicts (:mod:`rexbench.benchmark.records`),
+  from which every capability count is recomputed (:mod:`rexbench.benchmark.audit`);
 * ``decoding``: how completions were produced (strategy, budget, tie-breaking, keys,
   sampled subset, chance method);
-* ``manifest``: :func:`benchmark.manifest.build_manifest`.
+* ``manifest``: :func:`rexbench.benchmark.manifest.build_manifest`.
 
 :func:`validate_result` checks the schema (raising :class:`ResultError` with the path of
 the offending field); :func:`load_result` also refuses a file whose suite version or split
 digests differ from the running harness, and one whose counts, verdicts or chance levels
-differ from those recomputed from its own records (:func:`benchmark.audit.audit_result`).
+differ from those recomputed from its own records (:func:`rexbench.benchmark.audit.audit_result`).
 The leaderboard reads results through it.
 """
 
@@ -35,11 +35,11 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from benchmark.audit import audit_result
-from benchmark.errors import ResultError
-from benchmark.fileio import atomic_write_bytes
-from benchmark.metrics import CAPABILITY_KEYS
-from tasks import SPLIT_NAMES, SUITE_VERSION, UnknownTaskError, get_task, split_digests
+from rexbench.benchmark.audit import audit_result
+from rexbench.benchmark.errors import ResultError
+from rexbench.benchmark.fileio import atomic_write_bytes
+from rexbench.benchmark.metrics import CAPABILITY_KEYS
+from rexbench.tasks import SPLIT_NAMES, SUITE_VERSION, UnknownTaskError, get_task, split_digests
 
 LOSS_KEYS: tuple[str, ...] = ("test_loss", "optimal_loss", "excess_loss", "val_loss")
 METRIC_KEYS: tuple[str, ...] = (*LOSS_KEYS, *CAPABILITY_KEYS)
@@ -181,6 +181,9 @@ def validate_result(obj: Any) -> None:
             _fail(f"counts.{key}", f"expected finite nats and a positive token count, got {c!r}")
         if not math.isclose(metrics[key], c["nats"] / c["tokens"], rel_tol=1e-9, abs_tol=1e-12):
             _fail(f"metrics.{key}", f"value {metrics[key]!r} does not match counts {c['nats']}/{c['tokens']}")
+    if "trained_on_task" in d and not (isinstance(d["trained_on_task"], str) and d["trained_on_task"]
+                                       and d["trained_on_task"] != d["task"]):
+        _fail("trained_on_task", f"expected the name of another task, got {d['trained_on_task']!r}")
     for name, block in _dict(d["records"], "records").items():
         _dict(block, f"records.{name}")
     _dict(d["decoding"], "decoding")

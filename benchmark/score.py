@@ -1,11 +1,11 @@
 """Scoring entry point: one model on one task with one seed → one validated result dict.
 
-``score_model`` runs, in order: :func:`benchmark.checks.check_model` (refusals, before
+``score_model`` runs, in order: :func:`rexbench.benchmark.checks.check_model` (refusals, before
 anything else), the teacher-forced losses on ``test`` and ``val``, every decode of
-:mod:`benchmark.capabilities`, and the task's chance levels; it assembles, validates and
-returns the SPEC §7 result. It writes nothing (see :func:`benchmark.results.write_result`).
+:mod:`rexbench.benchmark.capabilities`, and the task's chance levels; it assembles, validates and
+returns the SPEC §7 result. It writes nothing (see :func:`rexbench.benchmark.results.write_result`).
 
-Determinism: every random choice derives from ``seed`` (:mod:`benchmark.sampling`), so
+Determinism: every random choice derives from ``seed`` (:mod:`rexbench.benchmark.sampling`), so
 the same model and seed give identical ``metrics`` and ``counts``.
 """
 
@@ -14,19 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import benchmark
-from benchmark import metrics as metric_defs
-from benchmark.capabilities import score_records
-from benchmark.chance import CHANCE_GENERATIONS, CHANCE_SAMPLES_PER_PROMPT, chance_levels
-from benchmark.checks import check_model, harness_widths
-from benchmark.decoding import BUDGET, decode_width
-from benchmark.loss import optimal_nll, split_nll
-from benchmark.manifest import build_manifest
-from benchmark.protocol import as_model
-from benchmark.errors import ModelRefused, ResultError
-from benchmark.results import MODEL_NAME, validate_result
-from benchmark.subset import GENERATION_SAMPLES, SAMPLED_PROMPTS, SAMPLES_PER_PROMPT, sampled_prompt_indices
-from tasks import SUITE_VERSION, Task, get_task
+import rexbench.benchmark
+from rexbench.benchmark import metrics as metric_defs
+from rexbench.benchmark.capabilities import score_records
+from rexbench.benchmark.chance import CHANCE_GENERATIONS, CHANCE_SAMPLES_PER_PROMPT, chance_levels
+from rexbench.benchmark.checks import check_model, harness_widths
+from rexbench.benchmark.decoding import BUDGET, decode_width
+from rexbench.benchmark.errors import ModelRefused, ResultError
+from rexbench.benchmark.loss import optimal_nll, split_nll
+from rexbench.benchmark.manifest import build_manifest
+from rexbench.benchmark.protocol import as_model
+from rexbench.benchmark.results import MODEL_NAME, validate_result
+from rexbench.benchmark.subset import GENERATION_SAMPLES, SAMPLED_PROMPTS, SAMPLES_PER_PROMPT, sampled_prompt_indices
+from rexbench.tasks import SUITE_VERSION, Task, get_task
 
 
 def decoding_info(task: Task) -> dict[str, Any]:
@@ -90,16 +90,19 @@ def score_model(
     train_seconds: float | None = None,
     parameters: int | None = None,
     reference: dict[str, Any] | None = None,
+    trained_on_task: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Scores ``model_obj`` (any kind accepted by :func:`benchmark.protocol.as_model`).
+    """Scores ``model_obj`` (any kind accepted by :func:`rexbench.benchmark.protocol.as_model`).
 
-    Raises :class:`benchmark.errors.ModelRefused` if the model fails a SPEC §5 check
+    Raises :class:`rexbench.benchmark.errors.ModelRefused` if the model fails a SPEC §5 check
     (before scoring, or where the numbers are made: a non-finite logit on any loss batch
     or decode step), if it raises during any phase (the refusal names the phase), or if
     its ``excess_loss`` is below ``-MAX_NEGATIVE_EXCESS``. ``progress(message)`` is told
     each phase as it starts. ``parameters`` defaults to the JAX parameter count (null for
-    host models). Returns the validated result dict.
+    host models). ``trained_on_task``: the model was trained on another task and the user
+    asked for it to be scored here anyway (recorded in the result). Returns the validated
+    result dict.
     """
     task = get_task(task) if isinstance(task, str) else task
     if not MODEL_NAME.fullmatch(model_name):  # before any work: the result could not be written
@@ -121,6 +124,7 @@ def score_model(
     val = in_phase("the val loss", split_nll, model, task, "val")
     records = in_phase("decoding", score_records, model, task, seed, say)
     caps = metric_defs.aggregate(task, records)
+    say(f"{task.name}: chance levels (Monte Carlo for the uniform model; cached per task)")
     chance = chance_levels(task)
 
     metrics: dict[str, Any] = {
@@ -140,7 +144,7 @@ def score_model(
     result: dict[str, Any] = {
         "benchmark": "rexbench",
         "suite_version": SUITE_VERSION,
-        "harness_version": benchmark.__version__,
+        "harness_version": rexbench.benchmark.__version__,
         "task": task.name,
         "task_config": {"name": task.name, "size_name": task.size_name, "size": task.size, "config": task.config},
         "model": model_name,
@@ -161,5 +165,7 @@ def score_model(
     }
     if reference is not None:
         result["reference"] = reference
+    if trained_on_task is not None:
+        result["trained_on_task"] = trained_on_task
     validate_result(result)
     return result

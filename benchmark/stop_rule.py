@@ -35,13 +35,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.decoding import decode_batch_size, step_logits
-from benchmark.errors import ModelRefused
-from benchmark.outputs import check_output
-from benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
-from benchmark.sampling import choose_tokens, choose_tokens_host, derive_key
-from tasks import EOS, PAD, SOS, Task
-from tasks.vocab import NUM_SPECIAL
+from rexbench.benchmark.decoding import decode_batch_size, step_logits
+from rexbench.benchmark.errors import ModelRefused
+from rexbench.benchmark.outputs import check_output
+from rexbench.benchmark.progress import bar
+from rexbench.benchmark.protocol import HostModel, JaxModel, JaxProgram, PyTree, ScorableModel
+from rexbench.benchmark.sampling import choose_tokens, choose_tokens_host, derive_key
+from rexbench.tasks import EOS, PAD, SOS, Task
+from rexbench.tasks.vocab import NUM_SPECIAL
 
 TOKEN_PURPOSE = "greedy/stop_rule"
 TIE_PURPOSE = "stop_rule/ties"
@@ -138,6 +139,7 @@ def decode_stop_rule(model: ScorableModel, task: Task, prompts_NP: np.ndarray, s
     batch = decode_batch_size(N)
     buffer_NW = np.full((N, W), PAD, dtype=np.int32)
     lp_NW = np.full((N, W), -np.inf, dtype=np.float32)
+    pbar = bar(N, f"{task.name}: EOS-withheld decode", "prompt")
     for start in range(0, N, batch):
         n = min(batch, N - start)
         buffer_BW = np.full((batch, W), PAD, dtype=np.int32)
@@ -155,6 +157,8 @@ def decode_stop_rule(model: ScorableModel, task: Task, prompts_NP: np.ndarray, s
             out_BW, lp_BW = _stop_rule_host(model, buffer_BW, P1, key, ids_B)
         buffer_NW[start : start + n] = np.asarray(out_BW)[:n]
         lp_NW[start : start + n] = np.asarray(lp_BW)[:n]
+        pbar.update(n)
+    pbar.close()
     chosen_N = np.asarray(choose_prefix(jnp.asarray(lp_NW), jnp.int32(P1 - 1), derive_key(seed, TIE_PURPOSE),
                                         jnp.asarray(row_ids_N)))
     return StopRuleDecode(buffer_NW[:, P1:], lp_NW, chosen_N)

@@ -4,7 +4,7 @@ The qualifying prompts are the OOD prompts whose keep rule is still completable.
 more than ``SAMPLED_PROMPTS`` (256) qualify, the subset is drawn without replacement by
 ``numpy.random.Generator(PCG64)`` seeded from the SHA-256 of
 ``"rexbench/suite-<version>/<task config>/ood_prompts/sampled_ood_subset"`` (the scheme of
-the splits, :func:`tasks.splits.split_rng`) and sorted. It depends on the task only — never
+the splits, :func:`rexbench.tasks.splits.split_rng`) and sorted. It depends on the task only — never
 on the model or the run seed — so every result of a task uses the same prompts. Among
 suite v2 only ``dyck`` (1,308 qualifying) and ``csdyck`` (1,016) are subsampled.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks import Task, get_split
-from tasks.splits import split_rng
+from rexbench.tasks import Task, get_split
+from rexbench.tasks.splits import split_rng
 
 SAMPLED_PROMPTS = 256
 SAMPLES_PER_PROMPT = 16

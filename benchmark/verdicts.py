@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tasks import EOS, Rule, Task
-from tasks.vocab import NUM_SPECIAL
+from rexbench.tasks import EOS, Rule, Task
+from rexbench.tasks.vocab import NUM_SPECIAL
 
 
 def completion_symbols(generated: Sequence[int], finished: bool, symbols: str) -> str | None:

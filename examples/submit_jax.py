@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from benchmark.protocol import JaxFunction
+from rexbench.benchmark.protocol import JaxFunction
 
 Params = dict[str, jax.Array]
 

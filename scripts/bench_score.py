@@ -4,7 +4,7 @@
     .venv/bin/python scripts/bench_score.py --checks-only --tasks anbn anbncn ban bban dyck csdyck
 
 ``--checks-only``: per task, the warm time of the SPEC §5 refusal checks
-(``benchmark.checks.check_model``) against the warm time of the whole ``score_model``
+(``rexbench.benchmark.checks.check_model``) against the warm time of the whole ``score_model``
 (checks included), i.e. the share of a task's scoring time the checks cost. The checks
 inside the compiled loss and decode programs (one finiteness flag per batch / step) are
 part of the rest of scoring in both figures.
@@ -30,14 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
 
-from benchmark.capabilities import generations, greedy_split, sampled_ood  # noqa: E402
-from benchmark.chance import chance_levels  # noqa: E402
-from benchmark.checks import check_model  # noqa: E402
-from benchmark.decoding import decode_width  # noqa: E402
-from benchmark.loss import split_nll  # noqa: E402
-from benchmark.protocol import as_model  # noqa: E402
-from benchmark.score import score_model  # noqa: E402
-from tasks import SPLIT_NAMES, get_split, get_task, split_digests  # noqa: E402
+from rexbench.benchmark.capabilities import generations, greedy_split, sampled_ood  # noqa: E402
+from rexbench.benchmark.chance import chance_levels  # noqa: E402
+from rexbench.benchmark.checks import check_model  # noqa: E402
+from rexbench.benchmark.decoding import decode_width  # noqa: E402
+from rexbench.benchmark.loss import split_nll  # noqa: E402
+from rexbench.benchmark.protocol import as_model  # noqa: E402
+from rexbench.benchmark.score import score_model  # noqa: E402
+from rexbench.tasks import SPLIT_NAMES, get_split, get_task, split_digests  # noqa: E402
 
 T = TypeVar("T")
 
@@ -57,9 +57,9 @@ def timed_cpu(fn: Callable[[], T]) -> tuple[T, float, float]:
 
 def build_model(name: str, vocab_size: int) -> Any:
     try:
-        from baselines.models.registry import make_model
+        from rexbench.baselines.models.registry import make_model
     except ImportError:  # baselines not available: a small stand-in is not worth timing
-        sys.exit("baselines.models.registry is not available")
+        sys.exit("rexbench.baselines.models.registry is not available")
     return make_model(name, vocab_size, seed=0)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-from tasks import SPLIT_NAMES, TASK_NAMES, get_task
-from tasks.splits import build_split
+from rexbench.tasks import SPLIT_NAMES, TASK_NAMES, get_task
+from rexbench.tasks.splits import build_split
 
 
 def main() -> None:

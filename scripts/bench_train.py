@@ -3,17 +3,17 @@
 For each model, at batch 128 on one task's fixed width (default anbn: 66 tokens):
 
 * compile time and steps/s of the fused training loop for a single seed (one compiled
-  ``lax.scan`` over ``--steps`` updates, exactly the code of ``baselines.train``, without
+  ``lax.scan`` over ``--steps`` updates, exactly the code of ``rexbench.baselines.train``, without
   the validation pass);
 * the same for ``--seeds`` seeds in one program, with the seeds applied by ``jax.vmap``
-  and by ``jax.lax.map`` (the CPU default of ``baselines.train``), and the speed-up of each
+  and by ``jax.lax.map`` (the CPU default of ``rexbench.baselines.train``), and the speed-up of each
   over training the seeds one after another (per step, and including compilation: the
   sequential runs pay one compile per run, as separate ``rexbench train`` calls would);
 * the cost of one full ``val`` evaluation (1,000 sequences) per seed.
 
 ``--curves`` instead runs the recipe (vmapped seeds, validation every K steps) for
 ``--curve-steps`` steps and prints excess val loss (val_loss - optimal val loss) per
-checkpoint: the measurements behind ``baselines.recipe.STEPS`` (docs/RECIPE.md).
+checkpoint: the measurements behind ``rexbench.baselines.recipe.STEPS`` (docs/RECIPE.md).
 
     python scripts/bench_train.py                      # all four models
     python scripts/bench_train.py --models transformer lstm --steps 20
@@ -33,18 +33,17 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from baselines.data import BatchStream, load_task_data, pad_to_multiple  # noqa: E402
-from baselines.models.registry import MODELS  # noqa: E402
-from baselines.recipe import DEFAULT  # noqa: E402
-from baselines.train import VAL_BATCH, _val_loss, init_params, train, train_step  # noqa: E402
-from tasks import get_split, get_task  # noqa: E402
-
+from rexbench.baselines.data import BatchStream, load_task_data, pad_to_multiple  # noqa: E402
+from rexbench.baselines.models.registry import MODELS  # noqa: E402
+from rexbench.baselines.recipe import DEFAULT  # noqa: E402
+from rexbench.baselines.train import VAL_BATCH, _val_loss, init_params, train, train_step  # noqa: E402
+from rexbench.tasks import get_split, get_task  # noqa: E402
 
 REPEATS = 3  # timings are the median of this many runs (this VM's speed fluctuates)
 
 
 def fused_loop(graphdef, tx, seed_axis: str):
-    """Single-program training loop over S stacked seeds (no validation), as in baselines.train."""
+    """Single-program training loop over S stacked seeds (no validation), as in rexbench.baselines.train."""
 
     def run(params, opt_state, train_arr, idx_SKB):
         def one_seed(args):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks import get_split, get_task
+from rexbench.tasks import get_split, get_task
 
 
 def _excess_at(curve: list[list[float]], step: int, optimal: float) -> float:

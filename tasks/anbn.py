@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tasks.base import Rule, Task
-from tasks.rules import counts_equal, matches, top_up
+from rexbench.tasks.base import Rule, Task
+from rexbench.tasks.rules import counts_equal, matches, top_up
 
 
 class AnBn(Task):

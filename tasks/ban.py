@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from tasks.base import Rule, Task
+from rexbench.tasks.base import Rule, Task
 
 
 def log_binomial_table(n_max: int) -> np.ndarray:

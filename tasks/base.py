@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from tasks.vocab import EOS, NUM_SPECIAL
+from rexbench.tasks.vocab import EOS, NUM_SPECIAL
 
 State = Hashable
 

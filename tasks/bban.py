@@ -30,8 +30,8 @@ from functools import cached_property
 
 import numpy as np
 
-from tasks.base import Rule, Task
-from tasks.rules import matches
+from rexbench.tasks.base import Rule, Task
+from rexbench.tasks.rules import matches
 
 
 class BBAn(Task):

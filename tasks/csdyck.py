@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tasks.base import Rule, Task
-from tasks.dyck import P_OPEN, P_STOP, bracket_rules
+from rexbench.tasks.base import Rule, Task
+from rexbench.tasks.dyck import P_OPEN, P_STOP, bracket_rules
 
 
 class CsDyck(Task):

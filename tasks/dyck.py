@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tasks.base import Rule, Task
-from tasks.rules import balance_completable, balanced, max_deficit
+from rexbench.tasks.base import Rule, Task
+from rexbench.tasks.rules import balance_completable, balanced, max_deficit
 
 P_STOP = 0.2  # probability of EOS whenever the stack is empty (and the word non-empty)
 P_OPEN = 0.5  # probability of opening (either pair, equally) when the stack is non-empty

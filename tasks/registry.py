@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from tasks.anbn import AnBn
-from tasks.anbncn import AnBnCn
-from tasks.ban import BAn
-from tasks.base import Task
-from tasks.bban import BBAn
-from tasks.csdyck import CsDyck
-from tasks.dyck import Dyck
+from rexbench.tasks.anbn import AnBn
+from rexbench.tasks.anbncn import AnBnCn
+from rexbench.tasks.ban import BAn
+from rexbench.tasks.base import Task
+from rexbench.tasks.bban import BBAn
+from rexbench.tasks.csdyck import CsDyck
+from rexbench.tasks.dyck import Dyck
 
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (AnBn, AnBnCn, BAn, BBAn, Dyck, CsDyck)}
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)

@@ -28,7 +28,7 @@ The regime half (SPEC §3, §6). Among the OOD prompts, the ones whose keep rule
 completable (the *headline prompts*) and the others are each split in two by a seeded
 permutation (the split's generator with purpose ``"/regime"``): the first
 ``ceil(n / 2)`` of each group, in permutation order, are flagged ``regime``. Regimes
-(``baselines.regimes``) train on flagged prompts only; the unflagged headline prompts
+(``rexbench.baselines.regimes``) train on flagged prompts only; the unflagged headline prompts
 are the *held-out half*, on which the harness also reports the headline.
 """
 
@@ -42,9 +42,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from tasks.base import Task
-from tasks.registry import get_task
-from tasks.vocab import SOS, encode, pad_rows
+from rexbench.tasks.base import Task
+from rexbench.tasks.registry import get_task
+from rexbench.tasks.vocab import SOS, encode, pad_rows
 
 SUITE_VERSION = "2"
 SEQUENCE_SPLITS: dict[str, int] = {"train": 10_000, "val": 1_000, "test": 2_000}

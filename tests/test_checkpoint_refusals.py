@@ -11,9 +11,9 @@ from pathlib import Path
 import jax
 import pytest
 
-from baselines.checkpoint import META_FILE, PARAMS_FILE, save_checkpoint
-from baselines.train import init_params
-from benchmark.cli import main
+from rexbench.baselines.checkpoint import META_FILE, PARAMS_FILE, save_checkpoint
+from rexbench.baselines.train import init_params
+from rexbench.benchmark.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,20 @@ def test_missing_path_and_bad_out(good: Path, tmp_path: Path, capsys) -> None:
     a_file.write_text("x")
     assert main(["score", "--model", str(good), "--task", "anbn", "--out", str(a_file / "sub")]) == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_other_task_only_when_asked_and_recorded(good: Path, tmp_path: Path, capsys) -> None:
+    """``anbn`` and ``ban`` share V = 5: without the flag the checkpoint is refused on ``ban``;
+    with it, the result says which task the model was trained on, and a leaderboard row
+    cannot mix it with results of models trained on ``ban``."""
+    from rexbench.benchmark.leaderboard import row_signature
+    from rexbench.benchmark.results import load_result
+
+    out = tmp_path / "out"
+    assert main(["score", "--model", str(good), "--task", "ban", "--out", str(out), "--no-progress"]) == 2
+    assert "trained on task 'anbn', not 'ban'" in capsys.readouterr().err and not out.exists()
+    assert main(["score", "--model", str(good), "--task", "ban", "--out", str(out), "--no-progress",
+                 "--allow-task-mismatch", "--name", "linear-from-anbn"]) == 0
+    result = load_result(out / "ban__linear-from-anbn__seed0.json")
+    assert result["trained_on_task"] == "anbn" and result["task"] == "ban" and result["model"] == "linear-from-anbn"
+    assert row_signature(result)["trained_on_task"] == "anbn"

@@ -14,13 +14,13 @@ import pytest
 from flax import nnx
 from test_harness_support import Bigram, bigram_table
 
-from benchmark.checks import check_model, harness_widths
-from benchmark.cli import main
-from benchmark.errors import ModelRefused
-from benchmark.loaders import MODEL_LOADERS, LoadedModel
-from benchmark.protocol import HostFunction, JaxFunction, as_model
-from benchmark.score import score_model
-from tasks import EOS, PAD, get_split, get_task
+from rexbench.benchmark.checks import check_model, harness_widths
+from rexbench.benchmark.cli import main
+from rexbench.benchmark.errors import ModelRefused
+from rexbench.benchmark.loaders import MODEL_LOADERS, LoadedModel
+from rexbench.benchmark.protocol import HostFunction, JaxFunction, as_model
+from rexbench.benchmark.score import score_model
+from rexbench.tasks import EOS, PAD, get_split, get_task
 
 TASK = get_task("anbn")
 V = TASK.vocab_size

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from test_harness_support import scored_reference
 
-from benchmark.cli import main
-from benchmark.results import dump_result, load_result, result_filename
-from tasks import get_split
+from rexbench.benchmark.cli import main
+from rexbench.benchmark.results import dump_result, load_result, result_filename
+from rexbench.tasks import get_split
 
 Edit = Callable[[dict], None]
 AB = get_split("anbn", "ood_prompts").words.index("abababab")

@@ -11,12 +11,12 @@ import pytest
 from flax import nnx
 from test_harness_support import Bigram, bigram_table
 
-from benchmark.checks import ModelRefused, check_model
-from benchmark.cli import main
-from benchmark.loaders import MODEL_LOADERS, LoadedModel
-from benchmark.protocol import HostFunction, JaxFunction, as_model
-from benchmark.score import score_model
-from tasks import get_task
+from rexbench.benchmark.checks import ModelRefused, check_model
+from rexbench.benchmark.cli import main
+from rexbench.benchmark.loaders import MODEL_LOADERS, LoadedModel
+from rexbench.benchmark.protocol import HostFunction, JaxFunction, as_model
+from rexbench.benchmark.score import score_model
+from rexbench.tasks import get_task
 
 TASK = get_task("anbn")
 V = TASK.vocab_size

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
-from benchmark.results import load_result
+from rexbench.benchmark.cli import main
+from rexbench.benchmark.results import load_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,12 +57,12 @@ def test_documented_examples_run(spec: str, tmp_path: Path, monkeypatch) -> None
 
 
 def test_scheme_hook_records_training_provenance(tmp_path: Path, monkeypatch) -> None:
-    from benchmark.loaders import MODEL_SCHEMES, LoadedModel
-    from benchmark.reference import uniform
+    from rexbench.benchmark.loaders import MODEL_SCHEMES, LoadedModel
+    from rexbench.benchmark.reference import uniform
 
     seen = []
 
-    def load_checkpoint(rest: str, task) -> LoadedModel:
+    def load_checkpoint(rest: str, task, **_kw) -> LoadedModel:
         seen.append(rest)
         return LoadedModel(uniform(task), f"ckpt-{rest}", parameters=7, train_steps=100, train_seconds=1.5,
                            checkpoint_rule="min_val_loss")

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from test_harness_support import Bigram, BigramNoCache, bigram_host_step, bigram_jax, bigram_numpy, bigram_table
 
-from benchmark.decoding import decode, decode_batch_size
-from benchmark.protocol import HostFunction, as_model
-from benchmark.sampling import derive_key
-from tasks import EOS, PAD, SOS
+from rexbench.benchmark.decoding import decode, decode_batch_size
+from rexbench.benchmark.protocol import HostFunction, as_model
+from rexbench.benchmark.sampling import derive_key
+from rexbench.tasks import EOS, PAD, SOS
 
 V = 5
 A = 3
@@ -122,7 +122,7 @@ def test_row_keys_do_not_depend_on_padding() -> None:
 
 
 def test_decode_loop_compiles_once_per_shape() -> None:
-    from benchmark.decoding import _decode_jax
+    from rexbench.benchmark.decoding import _decode_jax
 
     model = as_model(Bigram(bigram_table(V, seed=9)), V)
     rows = [[SOS] + [A] * (i % 4) for i in range(300)]  # 3 batches of 128, prompts of varying length

@@ -8,8 +8,8 @@ from functools import lru_cache
 import pytest
 from test_harness_support import Bigram, bigram_jax, bigram_numpy, bigram_table
 
-from benchmark.score import score_model
-from tasks import get_task
+from rexbench.benchmark.score import score_model
+from rexbench.tasks import get_task
 
 TASK = get_task("anbn")
 TABLE = bigram_table(TASK.vocab_size, seed=11, scale=1.5)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from test_harness_support import scored_reference
 
-from benchmark.metrics import CAPABILITY_KEYS
-from benchmark.reference import FALLBACK_LOGIT, REFERENCE_MODELS, ZERO_LOGIT, oracle
-from tasks import EOS, SOS, TASK_NAMES, get_split, get_task
+from rexbench.benchmark.metrics import CAPABILITY_KEYS
+from rexbench.benchmark.reference import FALLBACK_LOGIT, REFERENCE_MODELS, ZERO_LOGIT, oracle
+from rexbench.tasks import EOS, SOS, TASK_NAMES, get_split, get_task
 
 
 @pytest.mark.parametrize("task_name", TASK_NAMES)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_harness_support import scored_reference
 
-from benchmark.results import (
+from rexbench.benchmark.results import (
     RESULT_KEYS,
     ResultError,
     load_result,
@@ -18,7 +18,7 @@ from benchmark.results import (
     validate_result,
     write_result,
 )
-from tasks import SPLIT_NAMES, SUITE_VERSION
+from rexbench.tasks import SPLIT_NAMES, SUITE_VERSION
 
 
 @pytest.fixture(scope="module")

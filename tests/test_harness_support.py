@@ -10,10 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from benchmark.protocol import HostFunction, JaxFunction
-from benchmark.loaders import load_model
-from benchmark.score import score_model
-from tasks import get_task
+from rexbench.benchmark.loaders import load_model
+from rexbench.benchmark.protocol import HostFunction, JaxFunction
+from rexbench.benchmark.score import score_model
+from rexbench.tasks import get_task
 
 
 def bigram_table(vocab_size: int, seed: int = 0, scale: float = 2.0) -> np.ndarray:

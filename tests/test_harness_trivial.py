@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from test_harness_support import scored_reference
 
-from benchmark.reference import best_constant, constant_candidates
-from tasks import TASK_NAMES, get_split, get_task
+from rexbench.benchmark.reference import best_constant, constant_candidates
+from rexbench.tasks import TASK_NAMES, get_split, get_task
 
 
 def _headline_of_constant(task, c: str) -> float:

@@ -20,13 +20,13 @@ import pytest
 from test_harness_support import scored_reference
 from test_metrics import records_for
 
-from benchmark import metrics as M
-from benchmark.cli import main
-from benchmark.decoding import BUDGET
-from benchmark.leaderboard import fmt_cell, md_escape
-from benchmark.results import dump_result, result_filename, validate_result
-from benchmark.stats import summarize
-from tasks import get_split, get_task
+from rexbench.benchmark import metrics as M
+from rexbench.benchmark.cli import main
+from rexbench.benchmark.decoding import BUDGET
+from rexbench.benchmark.leaderboard import fmt_cell, md_escape
+from rexbench.benchmark.results import dump_result, result_filename, validate_result
+from rexbench.benchmark.stats import summarize
+from rexbench.tasks import get_split, get_task
 
 ALPHA_K = (50, 60, 70)
 ALPHA_EXCESS = (0.0005, 0.0010, 0.0015)
@@ -107,7 +107,7 @@ def test_claims_by_hand(board: str) -> None:
     assert "3 pairs compared" in board
     t = (1 - 60 / 251) / ((10 / 251) / math.sqrt(3))
     p = 1 - t / math.sqrt(2 + t * t)
-    assert f"**beta** vs **alpha**: " in board and f"(Welch p = {p:.2g}, Holm-adjusted {2 * p:.2g})" in board
+    assert "**beta** vs **alpha**: " in board and f"(Welch p = {p:.2g}, Holm-adjusted {2 * p:.2g})" in board
     assert "**beta** vs **stop-now**" in board
     assert "**alpha** vs **stop-now**" not in board and "**stop-now** vs **alpha**" not in board
 
@@ -143,3 +143,58 @@ def test_committed_leaderboard_is_up_to_date() -> None:
     if not (root / "results").is_dir():
         pytest.fail("results/ store is missing")
     assert main(["leaderboard", "--results", str(root / "results"), "--out", str(root / "leaderboard.md"), "--check"]) == 0
+
+
+# --------------------------------------------------------------------------- store integrity
+def _refused(tmp_path: Path, capsys, *needles: str, stores: tuple[Path, ...] | None = None) -> None:
+    argv = ["leaderboard", "--results", *map(str, stores or (tmp_path / "results",)), "--out", str(tmp_path / "lb.md")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert all(n in err for n in needles), err
+    assert not (tmp_path / "lb.md").exists() and not (tmp_path / "lb.html").exists()
+
+
+def test_file_name_must_match_content(tmp_path: Path, capsys) -> None:
+    store = fixture_store(tmp_path)
+    res = json.loads((store / "anbn__beta__seed2.json").read_text())
+    res["seed"] = 7  # the file still says seed 2
+    (store / "anbn__beta__seed2.json").write_text(dump_result(res))
+    _refused(tmp_path, capsys, "anbn__beta__seed2.json: the file name does not match its content",
+             "is anbn__beta__seed7.json")
+
+
+def test_rows_trained_differently_cannot_share_a_name(tmp_path: Path, capsys) -> None:
+    store = fixture_store(tmp_path)
+    for seed, steps in ((0, 400), (1, 400), (2, 5)):
+        path = store / f"anbn__beta__seed{seed}.json"
+        res = json.loads(path.read_text())
+        res["manifest"]["train_steps"] = steps
+        path.write_text(dump_result(res))
+    _refused(tmp_path, capsys, "anbn__beta__seed2.json: model 'beta' on task 'anbn' was trained or scored differently",
+             "anbn__beta__seed0.json (manifest.train_steps: 5 vs 400)")
+    path = store / "anbn__beta__seed2.json"
+    res = json.loads(path.read_text())
+    res["manifest"]["train_steps"] = 400
+    res["training"] = {"regime": "standard", "recipe": {"peak_lr": 0.003}, "hyper": {}, "steps": 400, "eval_every": 50}
+    path.write_text(dump_result(res))
+    _refused(tmp_path, capsys, "(training: True vs False)")
+
+
+def test_several_stores(tmp_path: Path, capsys) -> None:
+    published = fixture_store(tmp_path / "pub")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    extra = synthetic(scored_reference("anbn", "stop-now", 0), "gamma", 0, 100, 0.0010)
+    (mine / "anbn__gamma__seed0.json").write_text(dump_result(extra))
+    out = tmp_path / "board" / "lb.md"
+    out.parent.mkdir()
+    assert main(["leaderboard", "--results", str(mine), str(published), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| **gamma** |" in text and "| **beta** |" in text and "`../mine/`, `../pub/results/`" in text
+    assert (tmp_path / "board" / "lb_figures" / "anbn.png").is_file()  # not into the published store
+    assert not (published / "figures").exists()
+    page = (tmp_path / "board" / "lb.html").read_text()
+    assert 'href="../mine/anbn__gamma__seed0.json"' in page and 'href="../pub/results/anbn__beta__seed0.json"' in page
+    # the same (task, model, seed) in two stores is refused
+    (mine / "anbn__beta__seed0.json").write_text((published / "anbn__beta__seed0.json").read_text())
+    _refused(tmp_path, capsys, "anbn__beta__seed0.json: duplicates", stores=(mine, published))

@@ -12,13 +12,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmark import records as rec
-from benchmark.capabilities import score_records
-from benchmark.decoding import BUDGET
-from benchmark.metrics import Ratio, aggregate, prompt_sets
-from benchmark.protocol import HostFunction, JaxFunction, as_model
-from benchmark.verdicts import completion_symbols, in_language, keeps_rule, whole_word
-from tasks import get_split, get_task
+from rexbench.benchmark import records as rec
+from rexbench.benchmark.capabilities import score_records
+from rexbench.benchmark.decoding import BUDGET
+from rexbench.benchmark.metrics import Ratio, aggregate, prompt_sets
+from rexbench.benchmark.protocol import HostFunction, JaxFunction, as_model
+from rexbench.benchmark.verdicts import completion_symbols, in_language, keeps_rule, whole_word
+from rexbench.tasks import get_split, get_task
 
 A, B, EOS, PAD, SOS = 3, 4, 1, 2, 0
 
@@ -176,7 +176,7 @@ def test_model_that_stops_where_the_rule_holds(anbn) -> None:
 def test_stop_rule_host_and_jax_paths_agree(anbn) -> None:
     jax_fn = _count_model("balanced", stop=False)
     host = HostFunction(lambda tokens: _count_logits(np, tokens, "balanced", stop=False))
-    from benchmark.stop_rule import decode_stop_rule
+    from rexbench.benchmark.stop_rule import decode_stop_rule
 
     ood = get_split(anbn, "ood_prompts")
     prompts = ood.tokens()[:10]
@@ -191,7 +191,7 @@ def test_stop_rule_ties_are_broken_at_random() -> None:
     """All-equal P(EOS): the chosen prefix is uniform over the visited ones, and depends on the key."""
     import jax
 
-    from benchmark.stop_rule import choose_prefix
+    from rexbench.benchmark.stop_rule import choose_prefix
 
     lp = jnp.zeros((2000, 65))
     picks = np.asarray(choose_prefix(lp, jnp.int32(8), jax.random.key(0), jnp.arange(2000)))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from baselines.models import MODELS, count_params, init_state, init_states, make_model
+from rexbench.baselines.models import MODELS, count_params, init_state, init_states, make_model
 
 NAMES = sorted(MODELS)
 # (name, hyperparameters) variants whose decode path must match the full forward.
@@ -234,8 +234,8 @@ def test_baselines_pass_the_harness_checks(name: str) -> None:
     difference: Transformer 1.9e-6, LSTM 1.2e-7, linear 2.4e-7, Mamba 2.5e-6 nats at init,
     a trained Transformer (300 steps) 1.0e-5. The linear model is covered end to end by
     tests/test_train_cli.py."""
-    from benchmark.checks import check_model
-    from benchmark.protocol import as_model
-    from tasks import get_task
+    from rexbench.benchmark.checks import check_model
+    from rexbench.benchmark.protocol import as_model
+    from rexbench.tasks import get_task
 
     check_model(as_model(make_model(name, 5, seed=0), 5), get_task("anbn"))

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from benchmark.cli import main
-from tasks import SPLIT_NAMES, TASK_NAMES, get_split, get_task, split_digests
-from tasks.pinned import PINNED_SHA256
-from tasks.splits import build_split
-from tasks.vocab import EOS, PAD, SOS, decode
+from rexbench.benchmark.cli import main
+from rexbench.tasks import SPLIT_NAMES, TASK_NAMES, get_split, get_task, split_digests
+from rexbench.tasks.pinned import PINNED_SHA256
+from rexbench.tasks.splits import build_split
+from rexbench.tasks.vocab import EOS, PAD, SOS, decode
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from benchmark.stats import betainc, equivalent, holm, student_t_cdf, student_t_ppf, summarize, welch
+from rexbench.benchmark.stats import betainc, equivalent, holm, student_t_cdf, student_t_ppf, summarize, welch
 
 # Two-sided 95% critical values t_{0.975, df} from standard statistical tables.
 T_TABLE = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706, 9: 2.2622, 19: 2.0930, 29: 2.0452, 120: 1.9799}

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import EOS, TASK_NAMES, UnknownTaskError, get_split, get_task
-from tasks.vocab import NUM_SPECIAL
+from rexbench.tasks import EOS, TASK_NAMES, UnknownTaskError, get_split, get_task
+from rexbench.tasks.vocab import NUM_SPECIAL
 
 
 def reachable_prefixes(task, max_len: int) -> list[str]:

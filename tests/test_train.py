@@ -13,11 +13,11 @@ import optax
 import pytest
 from flax import nnx
 
-from baselines.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from baselines.data import BatchStream, batch_indices, load_task_data
-from baselines.recipe import DEFAULT, STEPS, Recipe
-from baselines.train import first_step_stats, init_params, train
-from tasks import TASK_NAMES, get_split, get_task
+from rexbench.baselines.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from rexbench.baselines.data import BatchStream, batch_indices, load_task_data
+from rexbench.baselines.recipe import DEFAULT, STEPS, Recipe
+from rexbench.baselines.train import first_step_stats, init_params, train
+from rexbench.tasks import TASK_NAMES, get_split, get_task
 
 # (loss, gradient global norm before clipping) of the first update of seed 0 on the first
 # 16 anbn train sequences (width 66), per model. Regression guards: they change only

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from baselines import reproduce as rp
-from baselines.checkpoint import load_checkpoint
-from benchmark.cli import main
-from benchmark.results import load_result
-from tasks import get_split
+from rexbench.baselines import reproduce as rp
+from rexbench.baselines.checkpoint import load_checkpoint
+from rexbench.benchmark.cli import main
+from rexbench.benchmark.results import load_result
+from rexbench.tasks import get_split
 
 E2E_MODEL = "linear"  # the cheapest baseline: the pipeline is what is under test here
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines.regimes import (
+from rexbench.baselines.regimes import (
     REGIMES,
     UnknownRegimeError,
     regime_data,
     result_model_name,
 )
-from tasks import EOS, PAD, SOS, TASK_NAMES, get_split, get_task
+from rexbench.tasks import EOS, PAD, SOS, TASK_NAMES, get_split, get_task
 
 
 def test_anbn_mask_by_hand() -> None:
@@ -82,8 +82,8 @@ def test_standard_has_no_extra_data_and_names() -> None:
 
 
 def test_regime_training_runs() -> None:
-    from baselines.recipe import DEFAULT
-    from baselines.train import train
+    from rexbench.baselines.recipe import DEFAULT
+    from rexbench.baselines.train import train
 
     run = train("linear", "anbn", (0,), steps=10, regime="adversarial", recipe=DEFAULT.replace(eval_every=10), progress=False)
     assert run.regime == "adversarial" and run.steps == 10 and np.isfinite(run.best_val_loss).all()
@@ -96,7 +96,7 @@ def test_regime_objective_by_hand() -> None:
     import jax.numpy as jnp
     from flax import nnx
 
-    from baselines.train import init_params, training_loss
+    from rexbench.baselines.train import init_params, training_loss
 
     task = get_task("anbn")
     data = regime_data(task, "oracle", width=66)

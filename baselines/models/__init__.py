@@ -9,14 +9,14 @@ Every model is an ``nnx.Module`` constructed as
   ``logits_BV == __call__(tokens)[:, position]``; jit-friendly with a traced
   ``position``.
 
-Use :func:`make_model` / :func:`init_state` from :mod:`baselines.models.registry`.
+Use :func:`make_model` / :func:`init_state` from :mod:`rexbench.baselines.models.registry`.
 """
 
-from baselines.models.linear import Linear
-from baselines.models.lstm import LSTM
-from baselines.models.mamba import Mamba
-from baselines.models.registry import MODELS, count_params, init_state, init_states, make_model
-from baselines.models.transformer import Transformer
+from rexbench.baselines.models.linear import Linear
+from rexbench.baselines.models.lstm import LSTM
+from rexbench.baselines.models.mamba import Mamba
+from rexbench.baselines.models.registry import MODELS, count_params, init_state, init_states, make_model
+from rexbench.baselines.models.transformer import Transformer
 
 __all__ = [
     "LSTM",

@@ -7,10 +7,10 @@ from typing import Any
 import jax
 from flax import nnx
 
-from baselines.models.linear import Linear
-from baselines.models.lstm import LSTM
-from baselines.models.mamba import Mamba
-from baselines.models.transformer import Transformer
+from rexbench.baselines.models.linear import Linear
+from rexbench.baselines.models.lstm import LSTM
+from rexbench.baselines.models.mamba import Mamba
+from rexbench.baselines.models.transformer import Transformer
 
 MODELS: dict[str, type[nnx.Module]] = {
     "transformer": Transformer,

@@ -9,9 +9,9 @@ the result files, ``leaderboard.md`` and the figure into ``--out``.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from benchmark.commands.train import enable_compilation_cache, parse_seeds
+from rexbench.benchmark.commands.common import output_dir, positive_int, seed_list, task_name
+from rexbench.benchmark.commands.train import enable_compilation_cache
 
 DEMO_TASK = "anbn"
 DEMO_MODELS = ("transformer", "lstm")
@@ -21,10 +21,10 @@ DEMO_STEPS = 400
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="train Transformer + LSTM on anbn, score them with the oracles and chance, print the table")
-    p.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default: demo/)")
-    p.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2], help="seeds trained together (default 0-2)")
-    p.add_argument("--steps", type=int, default=DEMO_STEPS, help=f"training steps per model (default {DEMO_STEPS})")
-    p.add_argument("--task", default=DEMO_TASK, help=f"task (default {DEMO_TASK})")
+    p.add_argument("--out", type=output_dir, default="demo", help="output folder (default: demo/)")
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2], help="seeds trained together (default 0-2)")
+    p.add_argument("--steps", type=positive_int, default=DEMO_STEPS, help=f"training steps per model (default {DEMO_STEPS})")
+    p.add_argument("--task", default=DEMO_TASK, type=task_name, help=f"task (default {DEMO_TASK})")
     p.set_defaults(func=cmd_demo)
 
 
@@ -32,15 +32,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     enable_compilation_cache()
     from tqdm.auto import tqdm
 
-    from baselines.reproduce import train_and_score
-    from benchmark.commands.leaderboard import figure_links
-    from benchmark.fileio import atomic_write_bytes
-    from benchmark.figures import write_figures
-    from benchmark.leaderboard import group_rows, load_store, render, task_table
-    from benchmark.loaders import load_model
-    from benchmark.results import write_result
-    from benchmark.score import score_model
-    from tasks import get_task
+    from rexbench.baselines.reproduce import train_and_score
+    from rexbench.benchmark.commands.leaderboard import write_leaderboard
+    from rexbench.benchmark.leaderboard import group_rows, load_stores, task_table
+    from rexbench.benchmark.loaders import load_model
+    from rexbench.benchmark.results import write_result
+    from rexbench.benchmark.score import score_model
+    from rexbench.tasks import get_task
 
     task = get_task(args.task)  # unknown names raise with the valid list
     store, board = args.out / "results", args.out / "leaderboard.md"
@@ -52,14 +50,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         loaded = load_model(name, task)
         write_result(score_model(loaded.model, task, seed=seed, model_name=loaded.name), store)
 
-    results = [r for r in load_store(store) if r["task"] == task.name]
+    results, paths = load_stores([store])
+    results = [r for r in results if r["task"] == task.name]
+    write_leaderboard(results, paths, board, board.with_suffix(".html"), store / "figures", ["results/"])
     grouped = group_rows(results)
-    write_figures(grouped, store / "figures")
-    atomic_write_bytes(board, render(results, figure_links(store, board, list(grouped))).encode())
     print("\n" + "\n".join(task_table(grouped[task.name])))
     print(
         "\nSame test loss, different behaviour: the two oracles are both Bayes-optimal (excess_loss 0) yet "
         "extrapolate the kept rule perfectly vs never. Where do the trained models land?"
     )
-    print(f"\nwrote {len(results)} result files to {store}, the table to {board}, the figure to {store / 'figures'}")
+    print(f"\nwrote {len(results)} result files to {store}, the table to {board} (and the page "
+          f"{board.with_suffix('.html')}), the figure to {store / 'figures'}")
     return 0

@@ -13,20 +13,20 @@ checkpoint that cannot be loaded, a bad name), 3 model refused.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from benchmark.errors import ModelLoadError, ModelRefused, ResultError
-from benchmark.loaders import UnknownModelError, load_model, valid_models_message
-from benchmark.report import format_result
-from benchmark.results import write_result
-from benchmark.score import score_model
-from tasks import TASK_NAMES, UnknownTaskError, get_task
+from rexbench.benchmark.commands.common import model_name, output_dir, seed
+from rexbench.benchmark.errors import ModelLoadError, ModelRefused, ResultError
+from rexbench.benchmark.loaders import UnknownModelError, load_model, valid_models_message
+from rexbench.benchmark.progress import progress_bars
+from rexbench.benchmark.report import format_result
+from rexbench.benchmark.results import write_result
+from rexbench.benchmark.score import score_model
+from rexbench.tasks import TASK_NAMES, UnknownTaskError, get_task
 
 EXIT_UNKNOWN = 2
 EXIT_REFUSED = 3
@@ -40,10 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True, help="oracle-keep, oracle-break, uniform, or module.path:factory")
     p.add_argument("--task", required=True, help=f"one of: {', '.join(TASK_NAMES)}, or all")
-    p.add_argument("--seed", type=int, default=0, help="run seed (decode/sampling keys); default 0")
-    p.add_argument("--out", required=True, type=Path, help="directory for the result JSON files")
+    p.add_argument("--seed", type=seed, default=0, help="run seed in [0, 2^31) (decode/sampling keys); default 0")
+    p.add_argument("--out", required=True, type=output_dir, help="directory for the result JSON files (checked before any work)")
     p.add_argument("--timeout", type=float, default=None, help="refuse the model if scoring takes longer (seconds)")
-    p.add_argument("--no-progress", action="store_true", help="do not report the phases on stderr")
+    p.add_argument("--name", type=model_name, default=None,
+                   help="the model's name in the result (default: the loader's name, e.g. the spec)")
+    p.add_argument("--allow-task-mismatch", action="store_true",
+                   help="score a checkpoint on a task it was not trained on (recorded in the result)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or phase lines on stderr")
     p.set_defaults(func=cmd_score)
 
 
@@ -88,10 +92,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.timeout is not None and not args.timeout > 0:
         print(f"rexbench score: --timeout must be a positive number of seconds, got {args.timeout}", file=sys.stderr)
         return EXIT_UNKNOWN
-    out_problem = unwritable(args.out)
-    if out_problem:
-        print(f"rexbench score: --out {args.out}: {out_problem}", file=sys.stderr)
-        return EXIT_UNKNOWN
     t0 = time.perf_counter()
 
     def progress(message: str) -> None:
@@ -99,7 +99,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             print(f"[{time.perf_counter() - t0:7.1f} s] {message}", file=sys.stderr, flush=True)
 
     try:
-        with time_limit(args.timeout):
+        with time_limit(args.timeout), progress_bars(not args.no_progress):
             return _score_tasks(args, names, progress)
     except ScoringTimeout:
         print(f"rexbench score: model {args.model!r} refused: scoring took longer than --timeout {args.timeout:g} s",
@@ -108,34 +108,21 @@ def cmd_score(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
 
 
-def unwritable(out: Path) -> str | None:
-    """Why ``--out`` cannot receive result files (checked before any work), or None."""
-    probe = out
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if probe.exists() and not probe.is_dir():
-        return f"{probe} is not a directory"
-    if not os.access(probe, os.W_OK | os.X_OK):
-        return f"{probe} is not writable"
-    return None
-
-
 def _score_tasks(args: argparse.Namespace, names: list[str], progress) -> int:
     results = []
     for name in names:
         task = get_task(name)
         try:
-            loaded = load_model(args.model, task)
+            loaded = load_model(args.model, task, allow_task_mismatch=args.allow_task_mismatch)
         except (UnknownModelError, ModelLoadError) as err:
             print(f"rexbench score: {err}", file=sys.stderr)
             return EXIT_UNKNOWN
         try:
             result = score_model(
-                loaded.model, task, seed=args.seed, model_name=loaded.name, checkpoint_rule=loaded.checkpoint_rule,
-                train_steps=loaded.train_steps, train_seconds=loaded.train_seconds, parameters=loaded.parameters,
-                reference=loaded.reference, progress=progress,
+                loaded.model, task, seed=args.seed, model_name=args.name or loaded.name,
+                checkpoint_rule=loaded.checkpoint_rule, train_steps=loaded.train_steps,
+                train_seconds=loaded.train_seconds, parameters=loaded.parameters, reference=loaded.reference,
+                trained_on_task=loaded.trained_on_task, progress=progress,
             )
         except ResultError as err:
             print(f"rexbench score: {err}", file=sys.stderr)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from benchmark.fileio import atomic_write_bytes, atomic_write_json
-from tasks import SPLIT_NAMES, SUITE_VERSION, UnknownTaskError, get_split, get_task
-from tasks.registry import TASK_NAMES
+from rexbench.benchmark.commands.common import output_dir, positive_int
+from rexbench.benchmark.fileio import atomic_write_bytes, atomic_write_json
+from rexbench.tasks import SPLIT_NAMES, SUITE_VERSION, UnknownTaskError, get_split, get_task
+from rexbench.tasks.registry import TASK_NAMES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,10 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_tasks)
     p = sub.add_parser("describe", help="rules, distribution, examples and split sizes of a task")
     p.add_argument("task", help=f"one of: {', '.join(TASK_NAMES)}")
+    p.add_argument("--size", type=positive_int, default=None, help="the task's size (N), default the suite size")
     p.set_defaults(func=cmd_describe)
     p = sub.add_parser("export", help="write every split of a task as JSON Lines, plus splits.json")
     p.add_argument("task", help=f"one of: {', '.join(TASK_NAMES)}")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--out", required=True, type=output_dir, help="output directory")
+    p.add_argument("--size", type=positive_int, default=None, help="the task's size (N), default the suite size")
     p.set_defaults(func=cmd_export)
 
 
@@ -45,16 +47,16 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve(name: str):
+def _resolve(name: str, size: int | None = None):
     try:
-        return get_task(name)
-    except UnknownTaskError as err:
+        return get_task(name, size)
+    except (UnknownTaskError, ValueError) as err:
         print(f"rexbench: {err}", file=sys.stderr)
         return None
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
-    task = _resolve(args.task)
+    task = _resolve(args.task, args.size)
     if task is None:
         return 2
     test = get_split(task, "test")
@@ -92,14 +94,14 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def _best_constant_line(task) -> str:
-    from benchmark.reference import best_constant
+    from rexbench.benchmark.reference import best_constant
 
     c, hits, n = best_constant(task)
     return f"(completion {c or 'ε'!r}, then EOS) {hits}/{n} = {hits / n:.3f}"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    task = _resolve(args.task)
+    task = _resolve(args.task, args.size)
     if task is None:
         return 2
     index = {}

@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from rexbench.benchmark.commands.common import output_dir, output_dir_problem, positive_int, seed_list
+
 CACHE_ENV = "REXBENCH_JAX_CACHE"
 BASELINE_NAMES = ("transformer", "lstm", "linear", "mamba")  # checked against the registry at run time
 
@@ -32,42 +34,22 @@ def enable_compilation_cache() -> str | None:
     return os.fspath(path)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` -> [0..4]; ``"0,2,7"``; ``"3"``; combinations like ``"0-2,5"``."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                lo, hi = (int(x) for x in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                seeds.extend(range(lo, hi + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed list {text!r}; use e.g. 0-4 or 0,1,2") from None
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise argparse.ArgumentTypeError(f"invalid seed list {text!r}: seeds must be distinct non-negative integers")
-    return seeds
-
-
 # Checkpoint loaders of `rexbench score --model` (ckpt:PATH, and PATH itself); module-level
 # so that registering twice is a no-op, and importing flax happens on use only.
-def _checkpoint_scheme(rest, task):
-    from baselines.checkpoint import loaded_model
+def _checkpoint_scheme(rest, task, *, allow_task_mismatch=False):
+    from rexbench.baselines.checkpoint import loaded_model
 
-    return loaded_model(rest, task)
-
-
-def _checkpoint_path(spec, task):
-    from baselines.checkpoint import load_if_checkpoint
-
-    return load_if_checkpoint(spec, task)
+    return loaded_model(rest, task, allow_task_mismatch=allow_task_mismatch)
 
 
-def _register_checkpoint_loaders() -> None:
-    from benchmark import loaders
+def _checkpoint_path(spec, task, *, allow_task_mismatch=False):
+    from rexbench.baselines.checkpoint import load_if_checkpoint
+
+    return load_if_checkpoint(spec, task, allow_task_mismatch=allow_task_mismatch)
+
+
+def register_checkpoint_loaders() -> None:
+    from rexbench.benchmark import loaders
 
     loaders.MODEL_SCHEMES.setdefault("ckpt", _checkpoint_scheme)
     if _checkpoint_path not in loaders.PATH_LOADERS:
@@ -78,9 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a baseline on a task (all seeds at once), select on val, score, write results")
     p.add_argument("--model", required=True, help=f"one of: {', '.join(BASELINE_NAMES)}")
     p.add_argument("--task", required=True, help="a task name (see `rexbench tasks`)")
-    p.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2, 3, 4], help="e.g. 0-4 (default) or 0,3")
-    p.add_argument("--out", type=Path, default=Path("results"), help="results directory (default: results/)")
-    p.add_argument("--steps", type=int, default=None, help="training steps (default: the task's budget in baselines.recipe.STEPS)")
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2, 3, 4], help="e.g. 0-4 (default) or 0,3")
+    p.add_argument("--out", required=True, type=output_dir,
+                   help="results directory (checked before any work; the published store results/ only if named)")
+    p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: the task's budget in rexbench.baselines.recipe.STEPS)")
     p.add_argument("--regime", default="standard", help="standard (default), oracle or adversarial")
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the selected parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -88,19 +71,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("reproduce", help="train and score the whole baseline grid, skipping results already present")
     p.add_argument("--quick", action="store_true", help="the reduced grid (anbn, 2 seeds, short budgets; measured 3.4 min on 2 CPU cores)")
-    p.add_argument("--out", type=Path, default=None, help="results directory (default: results/, or results/quick/ with --quick)")
-    p.add_argument("--seeds", type=parse_seeds, default=None, help="override the grid's seeds")
+    p.add_argument("--out", type=output_dir, default=None,
+                   help="results directory (default: runs/grid/, or runs/quick/ with --quick; "
+                        "--out results/ regenerates the published store)")
+    p.add_argument("--seeds", type=seed_list, default=None, help="override the grid's seeds")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
     p.add_argument("--no-checkpoints", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_reproduce)
-    _register_checkpoint_loaders()
+    register_checkpoint_loaders()
 
 
 def _check_names(model: str, task: str, regime: str) -> str | None:
-    from baselines.models.registry import MODELS
-    from baselines.regimes import REGIMES
-    from tasks.registry import TASK_NAMES
+    from rexbench.baselines.models.registry import MODELS
+    from rexbench.baselines.regimes import REGIMES
+    from rexbench.tasks.registry import TASK_NAMES
 
     if model not in MODELS:
         return f"unknown model {model!r}; valid models: {', '.join(MODELS)}"
@@ -121,8 +106,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"rexbench train: {error}", file=sys.stderr)
         return 2
     enable_compilation_cache()
-    from baselines.reproduce import train_and_score
-    from benchmark.errors import ModelRefused
+    from rexbench.baselines.reproduce import train_and_score
+    from rexbench.benchmark.errors import ModelRefused
 
     try:
         train_and_score(args.model, args.task, args.seeds, args.out, steps=args.steps, regime=args.regime,
@@ -134,19 +119,33 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from baselines.reproduce import (
-        DEFAULT_SEEDS, QUICK_SEEDS, estimate_seconds, full_grid, grid_status, quick_grid, reproduce,
+    from rexbench.baselines.reproduce import (
+        DEFAULT_SEEDS,
+        QUICK_SEEDS,
+        estimate_seconds,
+        full_grid,
+        grid_status,
+        quick_grid,
+        reproduce,
     )
 
     grid = quick_grid() if args.quick else full_grid()
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
-    out = args.out or (Path("results") / "quick" if args.quick else Path("results"))
+    out = args.out or Path("runs") / ("quick" if args.quick else "grid")
+    problem = output_dir_problem(out)
+    if problem:
+        print(f"rexbench reproduce: --out {out}: {problem}", file=sys.stderr)
+        return 2
     if args.dry_run:
+        print(f"store: {out.as_posix()}")
         for run, status in zip(grid, grid_status(out, grid, seeds)):
             todo = [seed for seed, (ok, _) in status.items() if not ok]
             print(f"{run.label()}: {'to do: seeds ' + ','.join(map(str, todo)) if todo else 'done'}")
         print(f"whole grid: about {estimate_seconds(grid, seeds) / 60:.0f} min on the 2-core reference CPU")
         return 0
     enable_compilation_cache()
-    reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints)
+    from tqdm.auto import tqdm
+
+    reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints,
+              log=print if args.no_progress else tqdm.write)
     return 0
