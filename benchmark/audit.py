@@ -78,11 +78,11 @@ def _int_list(x: Any, path: str, expected: list[int] | None = None) -> list[int]
     return x
 
 
-def check_records(task: Task, records: Any) -> None:
+def check_records(task: Task, records: Any, limit: int | None = None) -> None:
     """Structure of ``records`` for ``task`` (item 1 above)."""
     if not isinstance(records, dict):
         _fail("records", "expected an object")
-    rows = expected_rows(task)
+    rows = expected_rows(task, limit)
     alphabet = task.symbols + "$^_"
     for name in GREEDY_BLOCKS:
         verdict = "rules" if name == "ood_prompts" else "in_language"
@@ -101,7 +101,7 @@ def check_records(task: Task, records: Any) -> None:
                 _flag_column(col, f"records.ood_prompts.rules.{r}", rows[name])
         else:
             _flag_column(block["in_language"], f"records.{name}.in_language", rows[name])
-    sets = prompt_sets(task)
+    sets = prompt_sets(task, limit)
     sr = _block(records, "ood_stop_rule", ("prompt_index", "completion", "chosen_length", "keep"))
     _int_list(sr["prompt_index"], "records.ood_stop_rule.prompt_index", np.flatnonzero(sets.headline).tolist())
     comps = _strings(sr["completion"], "records.ood_stop_rule.completion", rows["ood_stop_rule"], task.symbols)
@@ -134,11 +134,11 @@ def _first_difference(a: str, b: str) -> int:
     return next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
 
 
-def check_verdicts(task: Task, records: dict) -> None:
+def check_verdicts(task: Task, records: dict, limit: int | None = None) -> None:
     """Stored verdict columns against the ones recomputed from the completions (item 2)."""
     from rexbench.benchmark.records import recompute_verdicts
 
-    words = {name: get_split(task, name).words for name in GREEDY_BLOCKS}
+    words = {name: get_split(task, name).words[:limit] for name in GREEDY_BLOCKS}
     for name in GREEDY_BLOCKS:
         for i, c in enumerate(records[name]["completion"]):
             if (records[name]["finished"][i] == "1") != is_finished(c):
@@ -175,7 +175,7 @@ def _close(a: Any, b: Any) -> bool:
 
 def check_chance(task: Task, result: dict) -> None:
     """Stored chance levels against the harness's own deterministic estimate (item 4)."""
-    levels = chance_levels(task)
+    levels = chance_levels(task, result.get("limit"))
     for block, fresh in (("chance", levels.values()), ("chance_stderr", levels.stderrs())):
         for key in CAPABILITY_KEYS:
             want, have = fresh[key], result[block][key]
@@ -188,9 +188,10 @@ def check_chance(task: Task, result: dict) -> None:
 
 def audit_result(task: Task, result: dict) -> None:
     """Items 1–4 of the module docstring; raises :class:`ResultError`."""
-    check_records(task, result["records"])
-    check_verdicts(task, result["records"])
-    fresh = counts(aggregate(task, result["records"]))
+    limit = result.get("limit")
+    check_records(task, result["records"], limit)
+    check_verdicts(task, result["records"], limit)
+    fresh = counts(aggregate(task, result["records"], limit))
     for key in CAPABILITY_KEYS:
         _walk_pairs(result["counts"].get(key), fresh[key], f"counts.{key}")
     check_chance(task, result)

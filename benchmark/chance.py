@@ -38,7 +38,6 @@ import numpy as np
 from rexbench.benchmark.decoding import BUDGET, Completions
 from rexbench.benchmark.metrics import CAPABILITY_KEYS, prompt_sets
 from rexbench.benchmark.progress import bar, bar_iter
-from rexbench.benchmark.subset import sampled_prompt_indices
 from rexbench.tasks import EOS, PAD, Task, get_split
 from rexbench.tasks.splits import split_rng
 from rexbench.tasks.vocab import NUM_SPECIAL
@@ -203,24 +202,25 @@ def _stop_rule_counts(task: Task, prompts: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def compute_chance(task: Task) -> ChanceLevels:
-    """Monte-Carlo chance levels of every capability metric of ``task`` (uncached)."""
+def compute_chance(task: Task, limit: int | None = None) -> ChanceLevels:
+    """Monte-Carlo chance levels of every capability metric of ``task`` (uncached; ``limit``:
+    over the first ``limit`` prompts of each split, as a smoke test is scored)."""
     doubled = task.resized(2 * task.size)
     always = lambda w: True  # noqa: E731  (finished words only reach predicates)
     est: dict[str, Estimate | dict[str, Estimate]] = {}
 
-    id_prompts = get_split(task, "id_prompts").words
+    id_prompts = get_split(task, "id_prompts").words[:limit]
     rates = _rates(task, id_prompts, "id_prompts", {"lang": (task.in_language, None)})
     est["id_accuracy"] = _prompt_estimate(rates["lang"])
 
-    ood = get_split(task, "ood_prompts")
-    sets = prompt_sets(task)
+    ood_words = get_split(task, "ood_prompts").words[:limit]
+    sets = prompt_sets(task, limit)
     preds = {r: (rule.holds, sets.completable[r]) for r, rule in task.rules.items()}
     preds["finished"] = (always, None)
-    ood_counts = _rates(task, ood.words, "ood_prompts", preds)
-    stop_P = np.zeros(len(ood.words), dtype=np.int64)
+    ood_counts = _rates(task, ood_words, "ood_prompts", preds)
+    stop_P = np.zeros(len(ood_words), dtype=np.int64)
     index = np.flatnonzero(sets.headline)
-    stop_P[index] = _stop_rule_counts(task, tuple(ood.words[i] for i in index))
+    stop_P[index] = _stop_rule_counts(task, tuple(ood_words[i] for i in index))
     keep_P, fin_P = ood_counts[task.keep_rule], ood_counts["finished"]
     for prefix, mask in (("", sets.headline), ("heldout_", sets.heldout)):
         est[f"{prefix}ood_rule_extrapolation"] = _prompt_estimate(keep_P, mask)
@@ -229,11 +229,11 @@ def compute_chance(task: Task) -> ChanceLevels:
         est[f"{prefix}ood_stop_rule"] = _prompt_estimate(stop_P, mask)
     est["ood_rules"] = {r: _prompt_estimate(ood_counts[r], sets.completable[r]) for r in task.rules}
 
-    length_prompts = get_split(task, "length_prompts").words
+    length_prompts = get_split(task, "length_prompts").words[:limit]
     rates = _rates(task, length_prompts, "length_prompts", {"lang": (doubled.in_language, None)})
     est["length_extrapolation"] = _prompt_estimate(rates["lang"])
 
-    est["sampled_ood_rule_extrapolation"] = _prompt_estimate(keep_P[sampled_prompt_indices(task)])
+    est["sampled_ood_rule_extrapolation"] = _prompt_estimate(keep_P[sets.sampled_index])
 
     comps = uniform_completions(chance_rng(task, "generation"), CHANCE_GENERATIONS, len(task.symbols))
     words = _fast_words([""] * CHANCE_GENERATIONS, comps, task.symbols)
@@ -245,9 +245,10 @@ def compute_chance(task: Task) -> ChanceLevels:
 _CACHE: dict[str, ChanceLevels] = {}
 
 
-def chance_levels(task: Task) -> ChanceLevels:
-    """:func:`compute_chance`, cached per task config for the life of the process."""
-    hit = _CACHE.get(task.config)
+def chance_levels(task: Task, limit: int | None = None) -> ChanceLevels:
+    """:func:`compute_chance`, cached per (task config, limit) for the life of the process."""
+    key = task.config if limit is None else f"{task.config}/limit={limit}"
+    hit = _CACHE.get(key)
     if hit is None:
-        hit = _CACHE[task.config] = compute_chance(task)
+        hit = _CACHE[key] = compute_chance(task, limit)
     return hit

@@ -23,6 +23,7 @@ from typing import Any
 from rexbench.benchmark.loaders import LoadedModel, load_model
 from rexbench.benchmark.progress import progress_bars
 from rexbench.benchmark.results import write_result
+from rexbench.benchmark.run_files import write_run_summary, write_samples
 from rexbench.benchmark.score import score_model
 from rexbench.tasks import TASK_NAMES, Task, get_task
 
@@ -41,6 +42,8 @@ def evaluate(
     out: str | Path | None = None,
     progress: bool = True,
     allow_task_mismatch: bool = False,
+    limit: int | None = None,
+    log_samples: bool = False,
 ) -> dict[str, dict]:
     """Scores ``model`` on ``tasks`` (default: every task); returns ``{task: result}``.
 
@@ -48,6 +51,8 @@ def evaluate(
     ``out``: also write each result there (atomically, after every task has been scored).
     ``progress``: phase lines and progress bars on stderr. ``allow_task_mismatch``: score a
     checkpoint on a task it was not trained on (recorded as ``trained_on_task``).
+    ``limit``: a smoke test (see ``rexbench score --limit``). With ``out``, also the run
+    summary and, with ``log_samples``, every decoded row (:mod:`rexbench.benchmark.run_files`).
     Raises :class:`~rexbench.benchmark.errors.ModelRefused` / ``ModelLoadError`` /
     :class:`~rexbench.tasks.UnknownTaskError` as the command line reports them.
     """
@@ -60,18 +65,22 @@ def evaluate(
     results: dict[str, dict] = {}
     with progress_bars(progress):
         for task in task_objs:
-            results[task.name] = _score_one(model, task, seed, name, allow_task_mismatch, say)
+            results[task.name] = _score_one(model, task, seed, name, allow_task_mismatch, limit, say)
     if out is not None:
         for result in results.values():
             write_result(result, out)
+            if log_samples:
+                write_samples(result, Path(out))
+        write_run_summary(list(results.values()), Path(out), ["rexbench.evaluate", repr(model)])
     return results
 
 
-def _score_one(model: Any, task: Task, seed: int, name: str | None, allow_task_mismatch: bool, say: Any) -> dict:
+def _score_one(model: Any, task: Task, seed: int, name: str | None, allow_task_mismatch: bool, limit: int | None,
+               say: Any) -> dict:
     loaded = (load_model(model, task, allow_task_mismatch=allow_task_mismatch) if isinstance(model, str)
               else LoadedModel(model, name or "model"))
     return score_model(
         loaded.model, task, seed=seed, model_name=name or loaded.name, checkpoint_rule=loaded.checkpoint_rule,
         train_steps=loaded.train_steps, train_seconds=loaded.train_seconds, parameters=loaded.parameters,
-        reference=loaded.reference, trained_on_task=loaded.trained_on_task, progress=say,
+        reference=loaded.reference, trained_on_task=loaded.trained_on_task, limit=limit, progress=say,
     )

@@ -34,6 +34,7 @@ from typing import Any
 import rexbench.benchmark
 from rexbench.benchmark.reference import REFERENCE_MODELS, TRIVIAL_POLICIES
 from rexbench.benchmark.results import ResultError, load_result, result_filename
+from rexbench.benchmark.run_files import RUN_PREFIX
 from rexbench.benchmark.stats import Summary, equivalent, holm, summarize, welch
 from rexbench.tasks import SUITE_VERSION, TASK_NAMES
 
@@ -147,6 +148,8 @@ def load_stores(results_dirs: Sequence[Path]) -> tuple[list[dict], dict[tuple, P
             raise StoreError(f"{results_dir}: not a directory of result files")
     for results_dir in results_dirs:
         for path in sorted(Path(results_dir).glob("*.json")):
+            if path.name.startswith(RUN_PREFIX):  # a run summary, not a result (benchmark.run_files)
+                continue
             try:
                 res = load_result(path)
             except ResultError as err:

@@ -106,12 +106,13 @@ def sequence_width(task: Task) -> int:
     return task.max_word_length + 2
 
 
-def split_nll(model: ScorableModel, task: Task, split: str) -> NllSum:
-    """Loss of ``model`` on a sequence split (``"test"`` or ``"val"``)."""
-    return sequence_nll(model, get_split(task, split).tokens(sequence_width(task)), desc=f"{task.name}: {split} loss")
+def split_nll(model: ScorableModel, task: Task, split: str, limit: int | None = None) -> NllSum:
+    """Loss of ``model`` on a sequence split (``"test"`` or ``"val"``; its first ``limit`` sequences)."""
+    tokens_NT = get_split(task, split).tokens(sequence_width(task))[:limit]
+    return sequence_nll(model, tokens_NT, desc=f"{task.name}: {split} loss")
 
 
-def optimal_nll(task: Task, split: str = "test") -> NllSum:
+def optimal_nll(task: Task, split: str = "test", limit: int | None = None) -> NllSum:
     """The Bayes-optimal loss of the task's exact distribution on the same sequences."""
-    nats, tokens = task.nll_sum_count(get_split(task, split).words)
+    nats, tokens = task.nll_sum_count(get_split(task, split).words[:limit])
     return NllSum(float(nats), int(tokens))

@@ -91,23 +91,26 @@ class PromptSets:
 
 
 @lru_cache(maxsize=None)
-def _prompt_sets(task_name: str, size: int, task: Task) -> PromptSets:
+def _prompt_sets(task_name: str, size: int, task: Task, limit: int | None) -> PromptSets:
     ood = get_split(task, "ood_prompts")
     assert ood.completable is not None and ood.regime is not None
-    completable = {r: np.asarray(v, dtype=bool) for r, v in ood.completable.items()}
+    cut = slice(None, limit)  # a smoke test (``--limit N``) keeps the first N rows of every prompt split
+    completable = {r: np.asarray(v, dtype=bool)[cut] for r, v in ood.completable.items()}
     headline = completable[task.keep_rule]
+    sampled = sampled_prompt_indices(task)
     return PromptSets(
-        num_id=len(get_split(task, "id_prompts")),
-        num_length=len(get_split(task, "length_prompts")),
+        num_id=len(get_split(task, "id_prompts").words[cut]),
+        num_length=len(get_split(task, "length_prompts").words[cut]),
         completable=completable,
         headline=headline,
-        heldout=headline & ~np.asarray(ood.regime, dtype=bool),
-        sampled_index=sampled_prompt_indices(task),
+        heldout=headline & ~np.asarray(ood.regime, dtype=bool)[cut],
+        sampled_index=sampled if limit is None else sampled[sampled < limit],
     )
 
 
-def prompt_sets(task: Task) -> PromptSets:
-    return _prompt_sets(task.name, task.size, task)
+def prompt_sets(task: Task, limit: int | None = None) -> PromptSets:
+    """The row sets of ``task`` (of its first ``limit`` prompts per split, for a smoke test)."""
+    return _prompt_sets(task.name, task.size, task, limit)
 
 
 def headline_family(finished_P: np.ndarray, keep_P: np.ndarray, stop_keep_P: np.ndarray) -> dict[str, Ratio]:
@@ -121,13 +124,14 @@ def headline_family(finished_P: np.ndarray, keep_P: np.ndarray, stop_keep_P: np.
     }
 
 
-def aggregate(task: Task, records: dict) -> dict[str, Ratio | dict[str, Ratio]]:
+def aggregate(task: Task, records: dict, limit: int | None = None) -> dict[str, Ratio | dict[str, Ratio]]:
     """Every capability metric from a result's ``records`` (layout of :mod:`rexbench.benchmark.records`).
 
     The records must already have the right number of rows (checked by
-    :func:`rexbench.benchmark.records.check_records`).
+    :func:`rexbench.benchmark.records.check_records`). ``limit``: records of a smoke test
+    (the first ``limit`` prompts of each split).
     """
-    sets = prompt_sets(task)
+    sets = prompt_sets(task, limit)
     ood = records["ood_prompts"]
     rule_N = {r: unflag(col) for r, col in ood["rules"].items()}
     finished_N = unflag(ood["finished"])
@@ -164,14 +168,18 @@ def counts(ratios: dict[str, Ratio | dict[str, Ratio]]) -> dict[str, object]:
     return {k: ({r: pair(x) for r, x in v.items()} if isinstance(v, dict) else pair(v)) for k, v in ratios.items()}
 
 
-def expected_rows(task: Task) -> dict[str, int]:
-    """Number of rows of every record block for ``task``."""
-    sets = prompt_sets(task)
+def generation_count(limit: int | None = None) -> int:
+    return GENERATION_SAMPLES if limit is None else min(limit, GENERATION_SAMPLES)
+
+
+def expected_rows(task: Task, limit: int | None = None) -> dict[str, int]:
+    """Number of rows of every record block for ``task`` (with ``limit``: a smoke test's)."""
+    sets = prompt_sets(task, limit)
     return {
         "id_prompts": sets.num_id,
         "ood_prompts": int(sets.headline.size),
         "length_prompts": sets.num_length,
         "ood_stop_rule": int(sets.headline.sum()),
         "sampled_ood": int(sets.sampled_index.size) * SAMPLES_PER_PROMPT,
-        "generation": GENERATION_SAMPLES,
+        "generation": generation_count(limit),
     }

@@ -181,6 +181,8 @@ def validate_result(obj: Any) -> None:
             _fail(f"counts.{key}", f"expected finite nats and a positive token count, got {c!r}")
         if not math.isclose(metrics[key], c["nats"] / c["tokens"], rel_tol=1e-9, abs_tol=1e-12):
             _fail(f"metrics.{key}", f"value {metrics[key]!r} does not match counts {c['nats']}/{c['tokens']}")
+    if "limit" in d and not (_is_int(d["limit"]) and d["limit"] >= 1):
+        _fail("limit", f"expected a positive integer, got {d['limit']!r}")
     if "trained_on_task" in d and not (isinstance(d["trained_on_task"], str) and d["trained_on_task"]
                                        and d["trained_on_task"] != d["task"]):
         _fail("trained_on_task", f"expected the name of another task, got {d['trained_on_task']!r}")
@@ -262,8 +264,11 @@ def check_compatible(result: dict) -> None:
             )
 
 
-def load_result(path: str | os.PathLike[str]) -> dict:
-    """Reads, validates and compatibility-checks one result file; raises :class:`ResultError`."""
+def load_result(path: str | os.PathLike[str], *, allow_limited: bool = False) -> dict:
+    """Reads, validates and compatibility-checks one result file; raises :class:`ResultError`.
+
+    A smoke-test result (``--limit``) is refused unless ``allow_limited`` (``rexbench verify``).
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
         obj = json.loads(text)
@@ -274,6 +279,9 @@ def load_result(path: str | os.PathLike[str]) -> dict:
     try:
         check_version(obj)
         validate_result(obj)
+        if obj.get("limit") is not None and not allow_limited:
+            raise ResultError(f"scored with --limit {obj['limit']} (a smoke test on the first {obj['limit']} prompts "
+                              "of each split): never accepted by the leaderboard; score it without --limit")
         check_compatible(obj)
         audit_result(get_task(obj["task"], obj["task_config"]["size"]), obj)
     except ResultError as err:

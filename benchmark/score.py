@@ -25,11 +25,11 @@ from rexbench.benchmark.loss import optimal_nll, split_nll
 from rexbench.benchmark.manifest import build_manifest
 from rexbench.benchmark.protocol import as_model
 from rexbench.benchmark.results import MODEL_NAME, validate_result
-from rexbench.benchmark.subset import GENERATION_SAMPLES, SAMPLED_PROMPTS, SAMPLES_PER_PROMPT, sampled_prompt_indices
+from rexbench.benchmark.subset import SAMPLED_PROMPTS, SAMPLES_PER_PROMPT
 from rexbench.tasks import SUITE_VERSION, Task, get_task
 
 
-def decoding_info(task: Task) -> dict[str, Any]:
+def decoding_info(task: Task, limit: int | None = None) -> dict[str, Any]:
     """The ``decoding`` block of a result: how every completion was produced."""
     return {
         "greedy": "argmax; exact ties broken uniformly at random with the row's key",
@@ -44,9 +44,9 @@ def decoding_info(task: Task) -> dict[str, Any]:
             "samples_per_prompt": SAMPLES_PER_PROMPT,
             "max_prompts": SAMPLED_PROMPTS,
             "subset": "seeded numpy PCG64 choice without replacement, sorted (benchmark.subset)",
-            "prompt_indices": [int(i) for i in sampled_prompt_indices(task)],
+            "prompt_indices": [int(i) for i in metric_defs.prompt_sets(task, limit).sampled_index],
         },
-        "generation_samples": GENERATION_SAMPLES,
+        "generation_samples": metric_defs.generation_count(limit),
         "stop_rule": {
             "decoding": "greedy with EOS, SOS and PAD withheld (argmax over the symbols, random tie-break), "
                         "up to the task's maximum word length",
@@ -91,6 +91,7 @@ def score_model(
     parameters: int | None = None,
     reference: dict[str, Any] | None = None,
     trained_on_task: str | None = None,
+    limit: int | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Scores ``model_obj`` (any kind accepted by :func:`rexbench.benchmark.protocol.as_model`).
@@ -101,31 +102,35 @@ def score_model(
     its ``excess_loss`` is below ``-MAX_NEGATIVE_EXCESS``. ``progress(message)`` is told
     each phase as it starts. ``parameters`` defaults to the JAX parameter count (null for
     host models). ``trained_on_task``: the model was trained on another task and the user
-    asked for it to be scored here anyway (recorded in the result). Returns the validated
-    result dict.
+    asked for it to be scored here anyway (recorded in the result). ``limit``: a smoke test
+    on the first ``limit`` sequences of test and val and the first ``limit`` prompts of
+    each prompt split (and ``min(limit, 1000)`` generations); the result is marked
+    ``"limit"`` and the leaderboard never accepts it. Returns the validated result dict.
     """
     task = get_task(task) if isinstance(task, str) else task
     if not MODEL_NAME.fullmatch(model_name):  # before any work: the result could not be written
         raise ResultError(f"model name {model_name!r} is not valid: 1-128 characters of A-Z a-z 0-9 . _ : / + @ = -, "
                           "starting with a letter or digit")
+    if limit is not None and not (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1):
+        raise ResultError(f"limit must be a positive integer, got {limit!r}")
     say = progress or (lambda _msg: None)
     model = as_model(model_obj, task.vocab_size)
     say(f"{task.name}: checking the model (SPEC §5, widths {sorted(set(harness_widths(task).values()))})")
     in_phase("the refusal checks", check_model, model, task)
 
     say(f"{task.name}: test and val loss")
-    test = in_phase("the test loss", split_nll, model, task, "test")
-    optimal = optimal_nll(task, "test")
-    if test.mean - optimal.mean < -MAX_NEGATIVE_EXCESS:
+    test = in_phase("the test loss", split_nll, model, task, "test", limit)
+    optimal = optimal_nll(task, "test", limit)
+    if limit is None and test.mean - optimal.mean < -MAX_NEGATIVE_EXCESS:  # a few sequences can fall below
         raise ModelRefused(
             f"excess_loss {test.mean - optimal.mean:.4g} is below -{MAX_NEGATIVE_EXCESS}: the model beats the Bayes-optimal "
             "loss on test, so it is not a model of the training distribution (it has seen the test set, or it is not causal)"
         )
-    val = in_phase("the val loss", split_nll, model, task, "val")
-    records = in_phase("decoding", score_records, model, task, seed, say)
-    caps = metric_defs.aggregate(task, records)
+    val = in_phase("the val loss", split_nll, model, task, "val", limit)
+    records = in_phase("decoding", score_records, model, task, seed, say, limit)
+    caps = metric_defs.aggregate(task, records, limit)
     say(f"{task.name}: chance levels (Monte Carlo for the uniform model; cached per task)")
-    chance = chance_levels(task)
+    chance = chance_levels(task, limit)
 
     metrics: dict[str, Any] = {
         "test_loss": test.mean,
@@ -155,7 +160,7 @@ def score_model(
         "chance_stderr": chance.stderrs(),
         "counts": counts,
         "records": records,
-        "decoding": decoding_info(task),
+        "decoding": decoding_info(task, limit),
         "manifest": build_manifest(
             task,
             parameters=model.parameters if parameters is None else parameters,
@@ -167,5 +172,7 @@ def score_model(
         result["reference"] = reference
     if trained_on_task is not None:
         result["trained_on_task"] = trained_on_task
+    if limit is not None:
+        result["limit"] = limit
     validate_result(result)
     return result

@@ -19,12 +19,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rexbench.benchmark.commands.common import model_name, output_dir, seed
+from rexbench.benchmark.commands.common import model_name, output_dir, positive_int, seed
 from rexbench.benchmark.errors import ModelLoadError, ModelRefused, ResultError
 from rexbench.benchmark.loaders import UnknownModelError, load_model, valid_models_message
 from rexbench.benchmark.progress import progress_bars
 from rexbench.benchmark.report import format_result
 from rexbench.benchmark.results import write_result
+from rexbench.benchmark.run_files import write_run_summary, write_samples
 from rexbench.benchmark.score import score_model
 from rexbench.tasks import TASK_NAMES, UnknownTaskError, get_task
 
@@ -47,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the model's name in the result (default: the loader's name, e.g. the spec)")
     p.add_argument("--allow-task-mismatch", action="store_true",
                    help="score a checkpoint on a task it was not trained on (recorded in the result)")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="smoke test: only the first N prompts of each split and N test/val sequences "
+                        "(the results are marked and never accepted by the leaderboard)")
+    p.add_argument("--log-samples", action="store_true",
+                   help="also write every decoded row as JSON Lines ({task}__{model}__seed{s}.samples.jsonl)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or phase lines on stderr")
     p.set_defaults(func=cmd_score)
 
@@ -122,7 +128,7 @@ def _score_tasks(args: argparse.Namespace, names: list[str], progress) -> int:
                 loaded.model, task, seed=args.seed, model_name=args.name or loaded.name,
                 checkpoint_rule=loaded.checkpoint_rule, train_steps=loaded.train_steps,
                 train_seconds=loaded.train_seconds, parameters=loaded.parameters, reference=loaded.reference,
-                trained_on_task=loaded.trained_on_task, progress=progress,
+                trained_on_task=loaded.trained_on_task, limit=args.limit, progress=progress,
             )
         except ResultError as err:
             print(f"rexbench score: {err}", file=sys.stderr)
@@ -135,4 +141,7 @@ def _score_tasks(args: argparse.Namespace, names: list[str], progress) -> int:
         results.append(result)
     for result in results:
         print(f"wrote {write_result(result, args.out)}")
+        if args.log_samples:
+            print(f"wrote {write_samples(result, args.out)}")
+    print(f"wrote {write_run_summary(results, args.out)}")
     return 0
