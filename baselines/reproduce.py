@@ -121,6 +121,7 @@ def train_and_score(
     """Trains ``seeds`` together, then scores and writes one result per seed; returns them."""
     from rexbench.baselines.checkpoint import save_checkpoint
     from rexbench.baselines.train import train
+    from rexbench.benchmark.progress import progress_bars
     from rexbench.benchmark.results import write_result
     from rexbench.benchmark.score import score_model
     from rexbench.tasks import SUITE_VERSION, get_task
@@ -155,10 +156,11 @@ def train_and_score(
                 "train_seconds": round(run.wall_seconds, 3), "recipe": recipe.as_dict(), "suite_version": SUITE_VERSION,
             })
             training["checkpoint"] = os.fspath(ckpt)
-        result = score_model(
-            run.model(i), task_obj, seed=seed, model_name=name, checkpoint_rule=CHECKPOINT_RULE,
-            train_steps=run.steps, train_seconds=round(run.wall_seconds, 3), parameters=run.parameters,
-        )
+        with progress_bars(progress):
+            result = score_model(
+                run.model(i), task_obj, seed=seed, model_name=name, checkpoint_rule=CHECKPOINT_RULE,
+                train_steps=run.steps, train_seconds=round(run.wall_seconds, 3), parameters=run.parameters,
+            )
         result["training"] = training
         path = write_result(result, out)
         m = result["metrics"]

@@ -2,7 +2,7 @@
 
 Score it with::
 
-    rexbench score --model examples.submit_flax:make_model --task anbn --out results/
+    rexbench score --model examples.submit_flax:make_model --task anbn --out my_results/
 
 The harness calls ``make_model(vocab_size)`` once per task. The module maps int32 tokens
 ``[B, T]`` to float32 logits ``[B, T, V]`` (position t sees tokens 0..t only). It also

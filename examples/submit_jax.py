@@ -2,7 +2,7 @@
 
 Score it with::
 
-    rexbench score --model examples.submit_jax:make_model --task anbn --out results/
+    rexbench score --model examples.submit_jax:make_model --task anbn --out my_results/
 
 The logits at position t are a linear function of how often each token occurred in
 positions 0..t (plus the current token), so the model is causal by construction. The

@@ -2,7 +2,7 @@
 
 Score it with::
 
-    rexbench score --model examples.submit_numpy:make_model --task anbn --out results/
+    rexbench score --model examples.submit_numpy:make_model --task anbn --out my_results/
 
 This is how models from other frameworks are scored: wrap their forward pass in a
 function on numpy arrays (for PyTorch: ``torch.from_numpy(tokens)`` in,
