@@ -7,9 +7,9 @@ reorders the rows, and a screenshot is produced. ``.ci/run`` installs Chromium w
 from __future__ import annotations
 
 import base64
-import os
 import html as html_lib
 import json
+import os
 import re
 import shutil
 import socket
