@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rexbench.benchmark.commands.leaderboard",
     "rexbench.benchmark.commands.demo",
     "rexbench.benchmark.commands.train",
+    "rexbench.benchmark.commands.finetune",
     "rexbench.benchmark.commands.verify",
 )
 
