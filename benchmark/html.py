@@ -27,7 +27,7 @@ color:#1b1b1b;line-height:1.45}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:13px}
 th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:right;white-space:nowrap}
 th{background:#f3f5f7;cursor:pointer;user-select:none;position:relative}
-th.sorted-asc::after{content:" \\25B2";font-size:10px}th.sorted-desc::after{content:" \\25BC";font-size:10px}
+th.sorted-asc::after{content:" \\2191"}th.sorted-desc::after{content:" \\2193"}
 td:first-child,th:first-child{text-align:left}
 tr:nth-child(even) td{background:#fafbfc}
 td[title]{text-decoration:underline dotted #8c959f}

@@ -23,7 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the examples/ folder
 
 from examples.submit_torch import make_model, make_model_plain  # noqa: E402
-
 from rexbench.benchmark.score import score_model  # noqa: E402
 from rexbench.benchmark.verify import compare  # noqa: E402
 from rexbench.tasks import get_task  # noqa: E402
