@@ -2,7 +2,8 @@
 
 It trains the Transformer and the LSTM on ``anbn`` (a few seeds together, the official
 recipe with a short step budget), scores them with the fixed harness next to the two
-oracles and the uniform-random model, prints the loss-and-capability table and writes
+oracles, the trivial policies (``stop-now``, ``best-constant``: they set the bar a trained
+row must beat) and the uniform-random model, prints the loss-and-capability table and writes
 the result files, ``leaderboard.md`` and the figure into ``--out``.
 """
 
@@ -15,7 +16,9 @@ from rexbench.benchmark.commands.train import enable_compilation_cache
 
 DEMO_TASK = "anbn"
 DEMO_MODELS = ("transformer", "lstm")
-REFERENCES = ("oracle-keep", "oracle-break", "uniform")
+# every reference row: without the trivial policies the bar would be chance alone, and a
+# model that merely stops at once would look as if it beat it
+REFERENCES = ("oracle-keep", "oracle-break", "stop-now", "best-constant", "uniform")
 DEMO_STEPS = 400
 
 
