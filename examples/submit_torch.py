@@ -27,7 +27,7 @@ torch.set_num_threads(2)
 
 
 class TinyGRU(torch.nn.Module):
-    """Embedding 32, one GRU layer of 64, a linear read-out: about 25k parameters."""
+    """Embedding 32, one GRU layer of 64, a linear read-out: 19,301 parameters at V = 5."""
 
     def __init__(self, vocab_size: int, embed: int = 32, hidden: int = 64) -> None:
         super().__init__()

@@ -3,7 +3,7 @@
     .venv/bin/pip install torch==2.13.0   # not a dependency of rexbench
     .venv/bin/python scripts/bench_host.py [--task anbn] [--repeats 1]
 
-Scores ``examples/submit_torch.py``'s GRU (about 25k parameters, 2 torch threads) on one
+Scores ``examples/submit_torch.py``'s GRU (19,301 parameters at V = 5, 2 torch threads) on one
 task both ways, alternating, ``--repeats`` times each (the first of each includes the
 one-off setup of splits and chance levels, so the first pair is run once untimed), and
 prints the wall times, their ratio, and whether both gave identical metrics and records.
