@@ -37,11 +37,11 @@ import numpy as np
 import optax
 from flax import nnx
 
-from rexbench.baselines.data import BatchStream, load_task_data, pad_to_multiple
+from rexbench.baselines.data import BatchStream, load_task_data, pad_to_multiple, sequence_width
 from rexbench.baselines.reparam import rescale
 from rexbench.baselines.train import sequence_loss, train_step
 from rexbench.benchmark.loss import optimal_nll
-from rexbench.tasks import Task
+from rexbench.tasks import Task, get_split
 
 VAL_BATCH = 250
 
@@ -80,9 +80,8 @@ def _tx(optimizer: str, lr: float, clip_norm: float) -> optax.GradientTransforma
     return optax.chain(optax.clip_by_global_norm(clip_norm), opt)
 
 
-def _val_tokens(task: Task, width: int) -> jax.Array:
-    val = load_task_data(task, width).val
-    return jnp.asarray(pad_to_multiple(val, VAL_BATCH).reshape(-1, VAL_BATCH, width))
+def _val_batches(val_NW: np.ndarray) -> jax.Array:
+    return jnp.asarray(pad_to_multiple(val_NW, VAL_BATCH).reshape(-1, VAL_BATCH, val_NW.shape[1]))
 
 
 def _val_loss(graphdef: nnx.GraphDef, params: nnx.State, val_CBW: jax.Array) -> jax.Array:
@@ -126,9 +125,10 @@ def finetune(source_model: nnx.Module, source_task: Task, target_task: Task, alp
                          f"{source_task.config} V = {source_task.vocab_size}: a target must share the vocabulary")
     if config.steps % config.eval_every:
         raise ValueError(f"steps {config.steps} must be a multiple of eval_every {config.eval_every}")
-    width = max(load_task_data(target_task).width, load_task_data(source_task).width)
+    width = max(sequence_width(target_task), sequence_width(source_task))  # one compiled width for both
     target = load_task_data(target_task, width)
-    target_val, source_val = _val_tokens(target_task, width), _val_tokens(source_task, width)
+    target_val = _val_batches(target.val)
+    source_val = _val_batches(get_split(source_task, "val").tokens(width))
     optimum = optimal_nll(target_task, "val").mean
     stream = BatchStream(config.data_seed, len(target.train), config.batch_size)
     idx_CKB = jnp.asarray(stream.take(config.steps).reshape(-1, config.eval_every, config.batch_size))

@@ -24,7 +24,7 @@ from rexbench.benchmark.loaders import LoadedModel, load_model
 from rexbench.benchmark.progress import progress_bars
 from rexbench.benchmark.results import write_result
 from rexbench.benchmark.run_files import write_run_summary, write_samples
-from rexbench.benchmark.score import score_model
+from rexbench.benchmark.score import score_loaded
 from rexbench.tasks import TASK_NAMES, Task, get_task
 
 
@@ -79,8 +79,4 @@ def _score_one(model: Any, task: Task, seed: int, name: str | None, allow_task_m
                say: Any) -> dict:
     loaded = (load_model(model, task, allow_task_mismatch=allow_task_mismatch) if isinstance(model, str)
               else LoadedModel(model, name or "model"))
-    return score_model(
-        loaded.model, task, seed=seed, model_name=name or loaded.name, checkpoint_rule=loaded.checkpoint_rule,
-        train_steps=loaded.train_steps, train_seconds=loaded.train_seconds, parameters=loaded.parameters,
-        reference=loaded.reference, trained_on_task=loaded.trained_on_task, limit=limit, progress=say,
-    )
+    return score_loaded(loaded, task, seed=seed, model_name=name, limit=limit, progress=say)

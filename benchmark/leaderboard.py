@@ -153,7 +153,7 @@ def load_stores(results_dirs: Sequence[Path]) -> tuple[list[dict], dict[tuple, P
             try:
                 res = load_result(path)
             except ResultError as err:
-                errors.append(str(err) if str(err).startswith(str(path)) else f"{path}: {err}")
+                errors.append(str(err))  # load_result names the file
                 continue
             expected = result_filename(res["task"], res["model"], res["seed"])
             if path.name != expected:

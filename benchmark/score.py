@@ -21,6 +21,7 @@ from rexbench.benchmark.chance import CHANCE_GENERATIONS, CHANCE_SAMPLES_PER_PRO
 from rexbench.benchmark.checks import check_model, harness_widths
 from rexbench.benchmark.decoding import BUDGET, decode_width
 from rexbench.benchmark.errors import ModelRefused, ResultError
+from rexbench.benchmark.loaders import LoadedModel
 from rexbench.benchmark.loss import optimal_nll, split_nll
 from rexbench.benchmark.manifest import build_manifest
 from rexbench.benchmark.protocol import as_model
@@ -176,3 +177,15 @@ def score_model(
         result["limit"] = limit
     validate_result(result)
     return result
+
+
+def score_loaded(loaded: LoadedModel, task: Task, *, seed: int = 0, model_name: str | None = None,
+                 limit: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """:func:`score_model` of a resolved model spec, with the provenance its loader
+    recorded (checkpoint rule, training budget, parameters, reference block, task of
+    training); ``model_name`` overrides the loader's name."""
+    return score_model(
+        loaded.model, task, seed=seed, model_name=model_name or loaded.name, checkpoint_rule=loaded.checkpoint_rule,
+        train_steps=loaded.train_steps, train_seconds=loaded.train_seconds, parameters=loaded.parameters,
+        reference=loaded.reference, trained_on_task=loaded.trained_on_task, limit=limit, progress=progress,
+    )

@@ -11,10 +11,10 @@ this package so that nothing collides with a user's own ``tasks.py`` or ``benchm
 The public API, for example::
 
     import rexbench
+    results = rexbench.evaluate("oracle-keep", tasks=["anbn", "ban"], seed=0)   # {task: result}
     task = rexbench.get_task("anbn")
-    result = rexbench.score_model("oracle-keep", task, seed=0)   # a SPEC §7 result dict
-    results = rexbench.evaluate("oracle-keep", tasks=["anbn", "ban"], seed=0)
-    print(result["test_loss"]["excess"], result["capabilities"]["ood_rule_extrapolation"])
+    result = rexbench.score_model(my_model, task, seed=0, model_name="mine")    # one model object
+    print(result["metrics"]["excess_loss"], result["metrics"]["ood_rule_extrapolation"])
 """
 
 from rexbench.benchmark import __version__

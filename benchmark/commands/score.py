@@ -26,7 +26,7 @@ from rexbench.benchmark.progress import progress_bars
 from rexbench.benchmark.report import format_result
 from rexbench.benchmark.results import write_result
 from rexbench.benchmark.run_files import write_run_summary, write_samples
-from rexbench.benchmark.score import score_model
+from rexbench.benchmark.score import score_loaded
 from rexbench.tasks import TASK_NAMES, UnknownTaskError, get_task
 
 EXIT_UNKNOWN = 2
@@ -124,12 +124,8 @@ def _score_tasks(args: argparse.Namespace, names: list[str], progress) -> int:
             print(f"rexbench score: {err}", file=sys.stderr)
             return EXIT_UNKNOWN
         try:
-            result = score_model(
-                loaded.model, task, seed=args.seed, model_name=args.name or loaded.name,
-                checkpoint_rule=loaded.checkpoint_rule, train_steps=loaded.train_steps,
-                train_seconds=loaded.train_seconds, parameters=loaded.parameters, reference=loaded.reference,
-                trained_on_task=loaded.trained_on_task, limit=args.limit, progress=progress,
-            )
+            result = score_loaded(loaded, task, seed=args.seed, model_name=args.name, limit=args.limit,
+                                  progress=progress)
         except ResultError as err:
             print(f"rexbench score: {err}", file=sys.stderr)
             return EXIT_UNKNOWN

@@ -18,7 +18,7 @@ from rexbench.benchmark.errors import ModelLoadError, ModelRefused, ResultError
 from rexbench.benchmark.loaders import UnknownModelError, load_model
 from rexbench.benchmark.progress import progress_bars
 from rexbench.benchmark.results import load_result
-from rexbench.benchmark.score import score_model
+from rexbench.benchmark.score import score_loaded
 from rexbench.benchmark.verify import compare
 from rexbench.tasks import get_task
 
@@ -73,12 +73,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             return 2
         try:
             with progress_bars(not args.no_progress):
-                fresh = score_model(
-                    loaded.model, task, seed=res["seed"], model_name=res["model"],
-                    checkpoint_rule=loaded.checkpoint_rule, train_steps=loaded.train_steps,
-                    train_seconds=loaded.train_seconds, parameters=loaded.parameters, reference=loaded.reference,
-                    trained_on_task=loaded.trained_on_task, limit=res.get("limit"), progress=say,
-                )
+                fresh = score_loaded(loaded, task, seed=res["seed"], model_name=res["model"],
+                                     limit=res.get("limit"), progress=say)
         except ModelRefused as err:
             print(f"rexbench verify: model {args.model!r} refused on task {task.name}: {err.reason}", file=sys.stderr)
             return 3
