@@ -1,17 +1,13 @@
-"""Fine-tuning functionally identical twins (the fine-tunability case study, issue #16).
+"""Fine-tuning functionally identical twins (the fine-tunability case study).
 
 A source model and its exact rescalings (:func:`rexbench.baselines.reparam.rescale`)
 have the same loss and the same behaviour on every prompt. :func:`finetune` trains each
 on a target task with the same optimiser, learning rate, budget and data order, and
-records how fast each learns it:
-
-* ``curve``: ``[step, target excess val loss]`` every ``eval_every`` steps from step 0
-  (excess = the model's val loss minus the target task's exact optimum on the same
-  sequences, nats per token);
-* ``steps_to_tau``: the first evaluated step with excess ≤ ``tau`` (null if never);
-* ``mean_excess``: the area under the curve divided by the budget (trapezoids), in nats
-  per token: one number for the whole run, smaller = learnt faster;
-* ``source_val_loss_after``: the source task's val loss after fine-tuning (retention).
+records how fast each learns it, and what it keeps of the source — the fields of
+:mod:`rexbench.benchmark.finetune_records` (which also defines and checks the derived
+numbers): the target excess-loss curve, ``steps_to_tau``, ``mean_excess`` (area under the
+curve over the budget), the headline family on the target at the end, and the source val
+loss and headline family before and after.
 
 Target pairs share the vocabulary; the documented one is ``anbn`` → ``anbn`` at doubled
 N (``anbn:64``): the same rules, words twice as long, which the source never saw.
@@ -21,11 +17,14 @@ Example::
     runs = finetune(model, get_task("anbn"), get_task("anbn", 64), alphas=(0.1, 1.0, 10.0),
                     config=FinetuneConfig(optimizer="adamw", steps=200))
     [r["steps_to_tau"] for r in runs]       # differs across twins of one function
+
+A run whose loss stops being finite (a large learning rate on a badly scaled twin) is
+kept, not raised: its curve holds null from there and ``mean_excess`` is null — that
+twin did not fine-tune, which is a finding, not an error.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
@@ -40,6 +39,8 @@ from flax import nnx
 from rexbench.baselines.data import BatchStream, load_task_data, pad_to_multiple, sequence_width
 from rexbench.baselines.reparam import rescale
 from rexbench.baselines.train import sequence_loss, train_step
+from rexbench.benchmark.finetune_records import finite_or_none, mean_excess, steps_to_tau
+from rexbench.benchmark.headline import headline_metrics
 from rexbench.benchmark.loss import optimal_nll
 from rexbench.tasks import Task, get_split
 
@@ -109,17 +110,14 @@ def _chunk(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, params: nnx
     return params, opt_state
 
 
-def mean_excess(curve: Sequence[Sequence[float]]) -> float:
-    """Trapezoid area under ``[[step, excess], ...]`` divided by the last step."""
-    steps = np.array([p[0] for p in curve], dtype=np.float64)
-    vals = np.array([p[1] for p in curve], dtype=np.float64)
-    return float(np.sum((vals[1:] + vals[:-1]) / 2 * np.diff(steps)) / steps[-1])
-
-
 def finetune(source_model: nnx.Module, source_task: Task, target_task: Task, alphas: Sequence[float],
-             config: FinetuneConfig = FinetuneConfig()) -> list[dict[str, Any]]:
+             config: FinetuneConfig = FinetuneConfig(), score_seed: int = 0,
+             capabilities: bool = True) -> list[dict[str, Any]]:
     """Fine-tunes ``rescale(source_model, alpha)`` for every alpha on ``target_task``; one
-    record per alpha (see the module docstring), in the order of ``alphas``."""
+    record per alpha (see the module docstring), in the order of ``alphas``. The headline
+    family is scored with the run seed ``score_seed`` (pass the source's training seed, so
+    that ``source_capabilities_before`` equals the source's own result); ``capabilities=False``
+    skips those decodes (and their three fields), for a test of the curves alone."""
     if target_task.vocab_size != source_task.vocab_size:
         raise ValueError(f"target {target_task.config} has V = {target_task.vocab_size}, the source "
                          f"{source_task.config} V = {source_task.vocab_size}: a target must share the vocabulary")
@@ -139,32 +137,34 @@ def finetune(source_model: nnx.Module, source_task: Task, target_task: Task, alp
     def val_loss(params: nnx.State, val_CBW: jax.Array) -> jax.Array:
         return _val_loss_jit(graphdef, params, val_CBW)
 
+    def pairs(model: nnx.Module, task: Task) -> dict[str, list[int]] | None:
+        if not capabilities:
+            return None
+        return {k: [r.successes, r.count] for k, r in headline_metrics(model, task, score_seed).items()}
+
     runs = []
     for alpha in alphas:
-        _, params = nnx.split(rescale(source_model, alpha))
+        twin = rescale(source_model, alpha)
+        _, params = nnx.split(twin)
+        source_before = float(val_loss(params, source_val))
+        caps_before = pairs(twin, source_task)
         opt_state = tx.init(params)
-        curve = [[0, float(val_loss(params, target_val)) - optimum]]
+        curve = [[0, finite_or_none(float(val_loss(params, target_val)) - optimum)]]
         for c in range(idx_CKB.shape[0]):
             params, opt_state = _chunk(graphdef, tx, params, opt_state, train_arr, idx_CKB[c])
-            curve.append([(c + 1) * config.eval_every, float(val_loss(params, target_val)) - optimum])
-        if not all(math.isfinite(v) for _, v in curve):
-            raise FloatingPointError(f"alpha {alpha}: the fine-tuning diverged (non-finite loss); lower --lr")
-        reached = next((s for s, v in curve if v <= config.tau), None)
+            curve.append([(c + 1) * config.eval_every, finite_or_none(float(val_loss(params, target_val)) - optimum)])
+        tuned = nnx.merge(graphdef, params)
         runs.append({
             "alpha": float(alpha),
             "curve": curve,
-            "steps_to_tau": reached,
+            "steps_to_tau": steps_to_tau(curve, config.tau),
             "mean_excess": mean_excess(curve),
             "final_excess": curve[-1][1],
-            "source_val_loss_after": float(val_loss(params, source_val)),
-            "model": nnx.merge(graphdef, params),
+            "source_val_loss_before": source_before,
+            "source_val_loss_after": finite_or_none(float(val_loss(params, source_val))),
+            "source_capabilities_before": caps_before,
+            "source_capabilities_after": pairs(tuned, source_task),
+            "target_capabilities": pairs(tuned, target_task),
+            "model": tuned,
         })
     return runs
-
-
-def spread(values: Sequence[float | None]) -> dict[str, float | None]:
-    """max − min and the (population) standard deviation; null if any value is null."""
-    if not values or any(v is None for v in values):
-        return {"max_minus_min": None, "std": None}
-    arr = np.asarray(values, dtype=np.float64)
-    return {"max_minus_min": float(arr.max() - arr.min()), "std": float(arr.std())}

@@ -62,3 +62,37 @@ def write_figures(grouped: dict[str, list[Row]], out_dir: Path) -> dict[str, Pat
         atomic_write_bytes(path, scatter_png(task, rows, chance, bars(rows)[HEADLINE][0]))
         paths[task] = path
     return paths
+
+
+
+def finetune_png(records: list[dict]) -> bytes:
+    """Target excess loss over fine-tuning steps: one panel per (source, optimiser), one
+    colour per α, one line per (α, seed); a diverged run stops where its loss did."""
+    panels: dict[tuple, list[dict]] = {}
+    for r in records:
+        key = (r["source"]["model"], r["source"]["task"], r["target"]["config"], r["config"]["optimizer"])
+        panels.setdefault(key, []).append(r)
+    keys = sorted(panels)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 4.0), dpi=100, squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for ax, key in zip(axes[0], keys, strict=True):
+        recs = sorted(panels[key], key=lambda r: r["source"]["seed"])
+        alphas = [run["alpha"] for run in recs[0]["runs"]]
+        for i, a in enumerate(alphas):
+            colour = cmap(i / max(1, len(alphas) - 1))
+            for j, r in enumerate(recs):
+                pts = [(s, v) for s, v in r["runs"][i]["curve"] if v is not None]
+                ax.plot([s for s, _ in pts], [v for _, v in pts], color=colour, linewidth=1, alpha=0.8,
+                        label=f"α = {a:g}" if j == 0 else None)
+        ax.axhline(recs[0]["config"]["tau"], color="grey", linestyle=":", linewidth=1, label="τ")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_xlabel("fine-tuning step")
+        ax.set_ylabel("target excess val loss (nats/token, symlog)")
+        ax.set_title(f"{key[0]} on {key[1]} → {key[2]}, {key[3]}\n({len(recs)} seeds, one line each)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

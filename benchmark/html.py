@@ -15,10 +15,13 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import rexbench.benchmark
 from rexbench.benchmark import leaderboard as lb
+from rexbench.benchmark.finetune_board import finetune_section
+from rexbench.benchmark.finetune_records import summarise
 from rexbench.tasks import SUITE_VERSION
 
 STYLE = """
@@ -178,11 +181,12 @@ def task_table_html(rows: list[lb.Row]) -> str:
     return "\n".join(out) + "\n</tbody></table></div>"
 
 
-def _figure(path: Path | None, task: str) -> str:
+def _figure(path: Path | None, task: str, alt: str | None = None) -> str:
     if path is None or not path.is_file():
         return ""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<p><img alt="per-seed excess loss vs headline on {html.escape(task)}" src="data:image/png;base64,{data}"></p>'
+    alt = alt or f"per-seed excess loss vs headline on {task}"
+    return f'<p><img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}"></p>'
 
 
 def _files_list(rows: list[lb.Row], links: dict[tuple, str]) -> str:
@@ -196,9 +200,10 @@ def _files_list(rows: list[lb.Row], links: dict[tuple, str]) -> str:
 
 
 def render_html(results: list[dict], links: dict[tuple, str], figures: dict[str, Path] | None = None,
-                stores: list[str] | None = None) -> str:
+                stores: list[str] | None = None, finetune: Sequence[dict] = ()) -> str:
     """The whole page. ``links``: (task, model, seed) -> the result file's path relative to
-    the page; ``figures``: task -> PNG file to embed."""
+    the page; ``figures``: task (or ``"finetune"``) -> PNG file to embed; ``finetune``: the
+    fine-tuning records."""
     grouped = lb.group_rows(results)
     md = lb.render(results, stores=stores).splitlines()
     intro_end = md.index("## Headline across tasks")
@@ -225,5 +230,8 @@ def render_html(results: list[dict], links: dict[tuple, str], figures: dict[str,
                       markdown_html(held)]
         parts += [markdown_html(lb.identifiability_summary(rows)), _files_list(rows, links),
                   _figure((figures or {}).get(task), task)]
+    if finetune:
+        parts += [markdown_html(finetune_section(summarise(finetune))),
+                  _figure((figures or {}).get("finetune"), "fine-tuning", "target excess loss over fine-tuning steps")]
     parts += [f"<script>{SCRIPT}</script>", "</body></html>"]
     return "\n".join(p for p in parts if p) + "\n"

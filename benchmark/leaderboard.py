@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import rexbench.benchmark
+from rexbench.benchmark.finetune_board import finetune_section
+from rexbench.benchmark.finetune_records import FinetuneRecordError, load_finetune_store, summarise
 from rexbench.benchmark.reference import REFERENCE_MODELS, TRIVIAL_POLICIES
 from rexbench.benchmark.results import ResultError, load_result, result_filename
 from rexbench.benchmark.run_files import RUN_PREFIX
@@ -172,6 +174,28 @@ def load_stores(results_dirs: Sequence[Path]) -> tuple[list[dict], dict[tuple, P
     if not results:
         raise StoreError(f"no result files in {', '.join(map(str, results_dirs))}")
     return results, seen
+
+
+def load_finetune_stores(results_dirs: Sequence[Path]) -> list[dict]:
+    """The checked fine-tuning records of every store's ``finetune/`` folder
+    (:mod:`rexbench.benchmark.finetune_records`); raises StoreError naming each bad or
+    duplicated file."""
+    records, errors, seen = [], [], {}
+    for results_dir in results_dirs:
+        try:
+            found = load_finetune_store(results_dir)
+        except FinetuneRecordError as err:
+            errors.append(str(err))
+            continue
+        for path, record in found:
+            if path.name in seen:
+                errors.append(f"{path}: duplicates {seen[path.name]}")
+                continue
+            seen[path.name] = path
+            records.append(record)
+    if errors:
+        raise StoreError("refusing to build the leaderboard from a store with bad files:\n  " + "\n  ".join(errors))
+    return records
 
 
 def load_store(results_dir: Path) -> list[dict]:
@@ -382,9 +406,11 @@ def overall_table(grouped: dict[str, list[Row]]) -> list[str]:
     return lines
 
 
-def render(results: list[dict], figures: dict[str, str] | None = None, stores: list[str] | None = None) -> str:
-    """The whole ``leaderboard.md`` text. ``figures`` maps task -> relative PNG path; ``stores``
-    names the results stores read (default ``results/``)."""
+def render(results: list[dict], figures: dict[str, str] | None = None, stores: list[str] | None = None,
+           finetune: Sequence[dict] = ()) -> str:
+    """The whole ``leaderboard.md`` text. ``figures`` maps task -> relative PNG path (and
+    ``"finetune"`` -> the fine-tuning figure); ``stores`` names the results stores read
+    (default ``results/``); ``finetune``: the fine-tuning records (their section)."""
     where = ", ".join(f"`{s}`" for s in (stores or ["results/"]))
     grouped = group_rows(results)
     lines = [
@@ -423,4 +449,6 @@ def render(results: list[dict], figures: dict[str, str] | None = None, stores: l
         lines += ["", *identifiability_summary(rows)]
         if figures and task in figures:
             lines += ["", f"![per-seed excess loss vs headline on {task}]({figures[task]})"]
+    if finetune:
+        lines += ["", *finetune_section(summarise(finetune), (figures or {}).get("finetune"))]
     return "\n".join(lines) + "\n"

@@ -198,3 +198,28 @@ def test_several_stores(tmp_path: Path, capsys) -> None:
     # the same (task, model, seed) in two stores is refused
     (mine / "anbn__beta__seed0.json").write_text((published / "anbn__beta__seed0.json").read_text())
     _refused(tmp_path, capsys, "anbn__beta__seed0.json: duplicates", stores=(mine, published))
+
+
+def test_finetune_section_and_refusal(tmp_path: Path, capsys) -> None:
+    from test_finetune import _record
+
+    store = fixture_store(tmp_path)
+    (store / "finetune").mkdir()
+    for seed, means in ((0, [0.02, 0.03, 0.05]), (1, [0.021, 0.031, 0.041])):
+        rec = _record(seed, means)
+        (store / "finetune" / f"finetune__anbn__transformer-seed{seed}__anbn64__adamw.json").write_text(json.dumps(rec))
+    assert run(tmp_path) == 0
+    board = (tmp_path / "leaderboard.md").read_text()
+    assert "## Fine-tunability: one function, different parameters" in board
+    assert "| 0.0300, 0.0200 | 0.0250 | 0.0010 (0.0000; matched) | 25.0× |" in board  # by hand: test_finetune
+    assert (store / "figures" / "finetune.png").read_bytes().startswith(b"\x89PNG")
+    assert "Fine-tunability" in (tmp_path / "leaderboard.html").read_text()
+    assert run(tmp_path, "--check") == 0
+    capsys.readouterr()
+    path = store / "finetune" / "finetune__anbn__transformer-seed1__anbn64__adamw.json"
+    rec = json.loads(path.read_text())
+    rec["runs"][2]["mean_excess"] = 0.001  # a hand-edited number
+    path.write_text(json.dumps(rec))
+    assert run(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: alpha 10.0: mean_excess is 0.001, its curve gives 0.041" in err

@@ -3,16 +3,18 @@
 Fine-tunes each source checkpoint and its exact rescaled twins (same function, same
 loss, same capabilities; :mod:`rexbench.baselines.reparam`) on the target with one
 protocol, and writes one JSON per (source, optimiser) with every twin's curve,
-``steps_to_tau``, ``mean_excess`` and source retention
-(:mod:`rexbench.baselines.finetune`), plus a figure of the curves. It prints the spread
-of fine-tuning efficiency over the twins of each source (identical source loss) next to
-the spread over the sources (different seeds, at matched loss).
+``steps_to_tau``, ``mean_excess``, the target's headline family and source retention
+(:mod:`rexbench.benchmark.finetune_records`). It prints the spread of fine-tuning
+efficiency over the twins of each source (identical source loss) next to the spread over
+the sources (different seeds, at matched loss). Records written into ``<store>/finetune``
+(``--out results/finetune``) join the leaderboard's fine-tunability section and figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from rexbench.benchmark.commands.common import output_dir, positive_int
 
@@ -48,16 +50,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=positive_int, default=200, help="fine-tuning steps (default 200)")
     p.add_argument("--eval-every", type=positive_int, default=10)
     p.add_argument("--tau", type=float, default=0.01, help="target excess val loss to reach, nats/token (default 0.01)")
-    p.add_argument("--out", required=True, type=output_dir, help="output directory")
+    p.add_argument("--out", type=output_dir, default="runs/finetune",
+                   help="output directory (default runs/finetune; results/finetune adds to the store)")
     p.set_defaults(func=cmd_finetune)
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    import jax
+
     from rexbench.baselines.checkpoint import CheckpointError, load_checkpoint, read_meta
-    from rexbench.baselines.finetune import FinetuneConfig, finetune, spread
+    from rexbench.baselines.finetune import FinetuneConfig, finetune
     from rexbench.baselines.reparam import RESCALABLE
+    from rexbench.benchmark import __version__
     from rexbench.benchmark.fileio import atomic_write_json
-    from rexbench.tasks import get_task
+    from rexbench.benchmark.finetune_records import record_name, summarise
+    from rexbench.benchmark.manifest import device_description, utc_now
+    from rexbench.tasks import SUITE_VERSION, get_task
 
     if args.steps % args.eval_every:
         print(f"rexbench finetune: --steps {args.steps} must be a multiple of --eval-every {args.eval_every}",
@@ -82,29 +90,42 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                   "do not share the vocabulary", file=sys.stderr)
             return 2
         sources.append((path, meta, model, source_task))
-    table = []
+    records = []
     for opt in args.optimizers:
         config = FinetuneConfig(optimizer=opt, steps=args.steps, eval_every=args.eval_every, tau=args.tau)
-        per_source = []
         for path, meta, model, source_task in sources:
-            runs = finetune(model, source_task, args.target, args.alphas, config)
-            name = f"{meta.get('result_model', meta['model'])}-seed{meta['seed']}"
+            started = time.perf_counter()
+            runs = finetune(model, source_task, args.target, args.alphas, config, score_seed=int(meta["seed"]))
             record = {
-                "benchmark": "rexbench", "kind": "finetune", "source": {"path": path, "task": source_task.config,
-                                                                       "model": meta["model"], "seed": meta["seed"]},
-                "target": args.target.config, "config": config.as_dict(),
+                "benchmark": "rexbench", "kind": "finetune", "suite_version": SUITE_VERSION,
+                "source": {"checkpoint": str(path), "task": source_task.name, "task_config": source_task.config, "model": meta.get("result_model", meta["model"]),
+                           "architecture": meta["model"], "seed": int(meta["seed"]), "train_steps": meta.get("steps")},
+                "target": {"name": args.target.name, "size": args.target.size, "config": args.target.config},
+                "config": config.as_dict(),
                 "runs": [{k: v for k, v in r.items() if k != "model"} for r in runs],
+                "manifest": {"rexbench_version": __version__, "jax": jax.__version__, "device": device_description(),
+                             "seconds": round(time.perf_counter() - started, 1), "created": utc_now()},
             }
-            out = args.out / f"finetune__{name}__{args.target.name}{args.target.size}__{opt}.json"
+            out = args.out / record_name(record)
             atomic_write_json(out, record)
-            print(f"wrote {out}")
-            per_source.append(record["runs"])
-        twins = [spread([r["mean_excess"] for r in runs]) for runs in per_source]
-        by_alpha = [spread([runs[i]["mean_excess"] for runs in per_source]) for i in range(len(args.alphas))]
-        table.append((opt, twins, by_alpha))
+            print(f"wrote {out} ({record['manifest']['seconds']} s)")
+            records.append(record)
     print(f"\nmean target excess over the run (nats/token; smaller = learnt faster), target {args.target.config}:")
-    for opt, twins, by_alpha in table:
-        twin_spreads = ", ".join(f"{t['max_minus_min']:.4f}" for t in twins)
-        seed_spreads = ", ".join(f"{s['max_minus_min']:.4f}" for s in by_alpha)
-        print(f"  {opt}: spread over twins (per source): {twin_spreads}; over sources (per alpha): {seed_spreads}")
+    for row in summarise(records):
+        print("  " + summary_line(row))
     return 0
+
+
+def summary_line(row: dict) -> str:
+    """``twins`` = max − min of ``mean_excess`` over one source's rescalings (mean over
+    sources); ``seeds`` = max − min over the sources at α = 1 (or the first α)."""
+    def fmt(x: float | None) -> str:
+        return "diverged" if x is None else f"{x:.4f}"
+
+    twin = [t["max_minus_min"] for t in row["twin_spread"]]
+    twin_mean = None if any(t is None for t in twin) else sum(twin) / len(twin)
+    alpha = 1.0 if 1.0 in row["alphas"] else row["alphas"][0]
+    seed = row["seed_spread"][alpha]["max_minus_min"]
+    matched = "matched" if row["seeds_matched"] else f"NOT matched (range {row['seed_source_loss_range']:.4f})"
+    return (f"{row['model']} {row['optimizer']}: spread over twins {fmt(twin_mean)} (mean over {len(twin)} sources); "
+            f"over seeds at alpha {alpha:g} {fmt(seed)} (source losses {matched})")

@@ -15,7 +15,15 @@ from pathlib import Path
 
 from rexbench.benchmark.commands.common import output_dir_problem, output_file
 from rexbench.benchmark.fileio import atomic_write_bytes
-from rexbench.benchmark.leaderboard import FIGURE_DIR, StoreError, group_rows, load_stores, render
+from rexbench.benchmark.finetune_board import FINETUNE_FIGURE
+from rexbench.benchmark.leaderboard import (
+    FIGURE_DIR,
+    StoreError,
+    group_rows,
+    load_finetune_stores,
+    load_stores,
+    render,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +47,11 @@ def figure_dir(stores: list[Path], out: Path) -> Path:
     return stores[0] / FIGURE_DIR if len(stores) == 1 else out.parent / f"{out.stem}_figures"
 
 
-def figure_links(figures: Path, out: Path, tasks: list[str]) -> dict[str, str]:
-    return {t: _rel(figures / f"{t}.png", out.parent) for t in tasks}
+def figure_links(figures: Path, out: Path, tasks: list[str], finetune: bool = False) -> dict[str, str]:
+    links = {t: _rel(figures / f"{t}.png", out.parent) for t in tasks}
+    if finetune:
+        links["finetune"] = _rel(figures / FINETUNE_FIGURE, out.parent)
+    return links
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -53,38 +64,49 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             return 2
     try:
         results, paths = load_stores(args.results)
+        finetune = load_finetune_stores(args.results)
     except StoreError as err:
         print(f"rexbench: {err}", file=sys.stderr)
         return 2
-    from rexbench.benchmark.html import render_html
-
-    grouped = group_rows(results)
     stores = [_rel(p, args.out.parent) + "/" for p in args.results]  # as seen from the board
-    text = render(results, figure_links(figures, args.out, list(grouped)), stores)
-    links = {key: _rel(path, html_out.parent) for key, path in paths.items()}
-    pngs = {t: figures / f"{t}.png" for t in grouped}
     if args.check:
-        stale = [str(f) for f, want in ((args.out, text), (html_out, render_html(results, links, pngs, stores)))
+        stale = [str(f) for f, want in board_texts(results, paths, args.out, html_out, figures, stores, finetune).items()
                  if (f.read_text() if f.exists() else None) != want]
         if stale:
             print(f"rexbench: {' and '.join(stale)} stale: not what {', '.join(map(str, args.results))} generate; "
                   "run `rexbench leaderboard`", file=sys.stderr)
             return 1
-        print(f"{args.out} and {html_out} are up to date ({len(results)} result files)")
+        print(f"{args.out} and {html_out} are up to date ({len(results)} result files, {len(finetune)} fine-tuning records)")
         return 0
-    write_leaderboard(results, paths, args.out, html_out, figures, stores)
-    print(f"wrote {args.out}, {html_out} and {len(grouped)} figures from {len(results)} result files")
+    write_leaderboard(results, paths, args.out, html_out, figures, stores, finetune)
+    print(f"wrote {args.out}, {html_out} and the figures from {len(results)} result files"
+          f"{f' and {len(finetune)} fine-tuning records' if finetune else ''}")
     return 0
 
 
-def write_leaderboard(results: list[dict], paths: dict[tuple, Path], out: Path, html_out: Path, figures: Path,
-                      stores: list[str] | None = None) -> None:
-    """Writes the figures, then the markdown and the page (each atomically)."""
-    from rexbench.benchmark.figures import write_figures  # matplotlib only when writing
+def board_texts(results: list[dict], paths: dict[tuple, Path], out: Path, html_out: Path, figures: Path,
+                stores: list[str] | None, finetune: list[dict]) -> dict[Path, str]:
+    """The markdown and the page, as they would be written."""
     from rexbench.benchmark.html import render_html
 
     grouped = group_rows(results)
-    write_figures(grouped, figures)
-    atomic_write_bytes(out, render(results, figure_links(figures, out, list(grouped)), stores).encode())
     links = {key: _rel(path, html_out.parent) for key, path in paths.items()}
-    atomic_write_bytes(html_out, render_html(results, links, {t: figures / f"{t}.png" for t in grouped}, stores).encode())
+    pngs = {t: figures / f"{t}.png" for t in grouped}
+    if finetune:
+        pngs["finetune"] = figures / FINETUNE_FIGURE
+    return {
+        out: render(results, figure_links(figures, out, list(grouped), bool(finetune)), stores, finetune),
+        html_out: render_html(results, links, pngs, stores, finetune),
+    }
+
+
+def write_leaderboard(results: list[dict], paths: dict[tuple, Path], out: Path, html_out: Path, figures: Path,
+                      stores: list[str] | None = None, finetune: list[dict] | None = None) -> None:
+    """Writes the figures, then the markdown and the page (each atomically)."""
+    from rexbench.benchmark.figures import finetune_png, write_figures  # matplotlib only when writing
+
+    write_figures(group_rows(results), figures)
+    if finetune:
+        atomic_write_bytes(figures / FINETUNE_FIGURE, finetune_png(finetune))
+    for path, text in board_texts(results, paths, out, html_out, figures, stores, finetune or []).items():
+        atomic_write_bytes(path, text.encode())
