@@ -1,4 +1,4 @@
-"""Four ~100k-parameter Flax NNX baselines sharing one interface.
+"""Five ~100k-parameter Flax NNX baselines sharing one interface.
 
 Every model is an ``nnx.Module`` constructed as
 ``Model(vocab_size, *, rngs, max_len=256, **hyperparams)`` with
@@ -17,11 +17,13 @@ from rexbench.baselines.models.lstm import LSTM
 from rexbench.baselines.models.mamba import Mamba
 from rexbench.baselines.models.registry import MODELS, count_params, init_state, init_states, make_model
 from rexbench.baselines.models.transformer import Transformer
+from rexbench.baselines.models.xlstm import XLSTM
 
 __all__ = [
     "LSTM",
     "MODELS",
     "Linear",
+    "XLSTM",
     "Mamba",
     "Transformer",
     "count_params",

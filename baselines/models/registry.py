@@ -11,12 +11,14 @@ from rexbench.baselines.models.linear import Linear
 from rexbench.baselines.models.lstm import LSTM
 from rexbench.baselines.models.mamba import Mamba
 from rexbench.baselines.models.transformer import Transformer
+from rexbench.baselines.models.xlstm import XLSTM
 
 MODELS: dict[str, type[nnx.Module]] = {
     "transformer": Transformer,
     "lstm": LSTM,
     "linear": Linear,
     "mamba": Mamba,
+    "xlstm": XLSTM,
 }
 
 

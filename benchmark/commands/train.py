@@ -16,7 +16,7 @@ from pathlib import Path
 from rexbench.benchmark.commands.common import output_dir, output_dir_problem, positive_int, seed_list
 
 CACHE_ENV = "REXBENCH_JAX_CACHE"
-BASELINE_NAMES = ("transformer", "lstm", "linear", "mamba")  # checked against the registry at run time
+BASELINE_NAMES = ("transformer", "lstm", "linear", "mamba", "xlstm")  # checked against the registry at run time
 
 
 def enable_compilation_cache() -> str | None:
