@@ -86,6 +86,8 @@ def finetune_png(records: list[dict]) -> bytes:
                         label=f"α = {a:g}" if j == 0 else None)
         ax.axhline(recs[0]["config"]["tau"], color="grey", linestyle=":", linewidth=1, label="τ")
         ax.set_yscale("symlog", linthresh=1e-3)
+        lowest = min(v for r in recs for run in r["runs"] for _, v in run["curve"] if v is not None)
+        ax.set_ylim(bottom=min(0.0, 1.5 * lowest))  # no empty negative half unless a run went below 0
         ax.set_xlabel("fine-tuning step")
         ax.set_ylabel("target excess val loss (nats/token, symlog)")
         ax.set_title(f"{key[0]} on {key[1]} → {key[2]}, {key[3]}\n({len(recs)} seeds, one line each)", fontsize=9)
