@@ -32,23 +32,26 @@ def reference_alpha(row: dict) -> float:
 
 
 def spread_table(rows: Sequence[dict]) -> list[str]:
+    """The headline: spreads (max − min and population std) of ``mean_excess`` over twins,
+    averaged over sources, next to the same spreads over seeds at the reference α."""
     lines = [
-        "| source | fine-tuned with | α | twins: spread of mean excess (per source) | twins: mean spread | "
-        f"seeds at α = 1: spread (source loss range; matched if < δ = {DELTA}) | twins ÷ seeds | "
-        "twins' source-loss gap | twins' source capabilities identical |",
-        "|---|---|---|---|--:|---|--:|--:|---|",
+        "| source | fine-tuned with | α | twins: max − min per source | twins: mean max − min | twins: mean std | "
+        f"seeds at α = 1: max − min | seeds: std | seeds' source-loss range (matched if < δ = {DELTA}) | "
+        "twins ÷ seeds (max − min) | twins' source-loss gap | twins' source capabilities identical |",
+        "|---|---|---|---|--:|--:|--:|--:|---|--:|--:|---|",
     ]
     for r in rows:
         twin = [t["max_minus_min"] for t in r["twin_spread"]]
-        twin_mean = _mean(twin)
-        a = reference_alpha(r)
-        seed = r["seed_spread"][a]["max_minus_min"]
+        twin_mean, twin_std = _mean(twin), _mean([t["std"] for t in r["twin_spread"]])
+        seeds = r["seed_spread"][reference_alpha(r)]
+        seed = seeds["max_minus_min"]
         ratio = None if twin_mean is None or not seed else twin_mean / seed
         matched = "matched" if r["seeds_matched"] else "**not matched**"
         lines.append(
             f"| {r['model']} on {r['source_task']} → {r['target']} | {r['optimizer']} | "
             f"{', '.join(f'{x:g}' for x in r['alphas'])} | {', '.join(_num(t) for t in twin)} | {_num(twin_mean)} | "
-            f"{_num(seed)} ({r['seed_source_loss_range']:.4f}; {matched}) | "
+            f"{_num(twin_std)} | {_num(seed)} | {_num(seeds['std'])} | "
+            f"{r['seed_source_loss_range']:.4f} ({matched}) | "
             f"{'—' if ratio is None else f'{ratio:.1f}×'} | {r['twin_source_loss_gap']:.1e} | "
             f"{'yes' if r['twins_same_capabilities'] else '**no**'} |"
         )

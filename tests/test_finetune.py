@@ -131,6 +131,8 @@ def test_summary_by_hand() -> None:
     assert row["seed_spread"][1.0]["max_minus_min"] == pytest.approx(0.001)
     assert row["seeds_matched"] and row["seed_source_loss_range"] == pytest.approx(0.0005)
     text = "\n".join(finetune_section(rows))
-    assert "| 0.0300, 0.0200 | 0.0250 | 0.0010 (0.0005; matched) | 25.0× |" in text
+    # std by hand: [0.02, 0.03, 0.05] -> sqrt(4.6667e-4 / 3) = 0.012472; [0.021, 0.031, 0.041] -> 0.008165;
+    # mean 0.010318; seeds [0.03, 0.031] -> 0.0005
+    assert "| 0.0300, 0.0200 | 0.0250 | 0.0103 | 0.0010 | 0.0005 | 0.0005 (matched) | 25.0× |" in text
     far = summarise([_record(0, [0.02, 0.03, 0.05]), _record(1, [0.02, 0.03, 0.05], source_loss=0.11)])
     assert not far[0]["seeds_matched"] and "**not matched**" in "\n".join(finetune_section(far))

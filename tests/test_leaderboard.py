@@ -211,7 +211,7 @@ def test_finetune_section_and_refusal(tmp_path: Path, capsys) -> None:
     assert run(tmp_path) == 0
     board = (tmp_path / "leaderboard.md").read_text()
     assert "## Fine-tunability: one function, different parameters" in board
-    assert "| 0.0300, 0.0200 | 0.0250 | 0.0010 (0.0000; matched) | 25.0× |" in board  # by hand: test_finetune
+    assert "| 0.0300, 0.0200 | 0.0250 | 0.0103 | 0.0010 | 0.0005 | 0.0000 (matched) | 25.0× |" in board  # by hand: test_finetune
     assert (store / "figures" / "finetune.png").read_bytes().startswith(b"\x89PNG")
     assert "Fine-tunability" in (tmp_path / "leaderboard.html").read_text()
     assert run(tmp_path, "--check") == 0
