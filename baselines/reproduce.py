@@ -117,8 +117,11 @@ def train_and_score(
     save_checkpoints: bool = True,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    capability_curve: bool = False,
 ) -> list[dict[str, Any]]:
-    """Trains ``seeds`` together, then scores and writes one result per seed; returns them."""
+    """Trains ``seeds`` together, then scores and writes one result per seed; returns them.
+    ``capability_curve``: also store the headline family at every validation point
+    (``training.capability_curve``; :mod:`rexbench.baselines.capability_curve`)."""
     from rexbench.baselines.checkpoint import save_checkpoint
     from rexbench.baselines.train import train
     from rexbench.benchmark.progress import progress_bars
@@ -128,7 +131,8 @@ def train_and_score(
 
     task_obj = get_task(task)
     name = result_model_name(model, regime)
-    run = train(model, task_obj, seeds, steps=steps, regime=regime, recipe=recipe, progress=progress)
+    run = train(model, task_obj, seeds, steps=steps, regime=regime, recipe=recipe, progress=progress,
+                capability_curve=capability_curve)
     log(f"trained {name} ({run.parameters:,} parameters) on {task}: {run.steps} steps x {len(run.seeds)} seeds in {run.wall_seconds:.1f} s "
         f"({run.compile_seconds:.1f} s compiling)")
     results = []
@@ -147,6 +151,10 @@ def train_and_score(
             "train_seconds_note": "wall time of the joint run of all seeds_trained_together, compile included",
             "compile_seconds": round(run.compile_seconds, 3),
         }
+        if run.capability_curve:
+            training["capability_curve"] = [[step, per_seed[i]] for step, per_seed in run.capability_curve]
+            training["capability_seconds_note"] = "host time of the joint run's capability curve, all seeds"
+            training["capability_seconds"] = round(run.capability_seconds, 3)
         if save_checkpoints:
             ckpt = checkpoint_dir(out, task, name, seed)
             save_checkpoint(ckpt, run.params(i), {
@@ -250,6 +258,7 @@ def reproduce(
     progress: bool = True,
     save_checkpoints: bool = True,
     log: Callable[[str], None] = print,
+    capability_curve: bool = False,
 ) -> dict[str, Any]:
     """Runs every (run, seed) of ``grid`` x ``seeds`` whose result is not already in ``out``
     (with ``progress``: a bar over the grid's runs and the scoring's bars)."""
@@ -257,11 +266,12 @@ def reproduce(
 
     with progress_bars(progress):
         return _reproduce(out, grid, seeds, recipe=recipe, progress=progress, save_checkpoints=save_checkpoints,
-                          log=log)
+                          log=log, capability_curve=capability_curve)
 
 
 def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequence[int], *, recipe: Recipe,
-               progress: bool, save_checkpoints: bool, log: Callable[[str], None]) -> dict[str, Any]:
+               progress: bool, save_checkpoints: bool, log: Callable[[str], None],
+               capability_curve: bool = False) -> dict[str, Any]:
     from rexbench.benchmark.progress import bar
 
     t0 = time.perf_counter()
@@ -287,7 +297,8 @@ def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequ
             continue
         log(f"[{n}/{len(grid)}] {run.label()}: seeds {todo}")
         train_and_score(run.model, run.task, todo, out, steps=run.planned_steps, regime=run.regime, recipe=recipe,
-                        save_checkpoints=save_checkpoints, progress=progress, log=log)
+                        save_checkpoints=save_checkpoints, progress=progress, log=log,
+                        capability_curve=capability_curve)
         summary["trained"].append((run.label(), todo))
         grid_bar.update(1)
     grid_bar.close()

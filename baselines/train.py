@@ -206,6 +206,9 @@ class TrainResult:
     vocab_size: int
     val_curve: list[tuple[int, list[float]]] = field(default_factory=list)  # (step, val per seed)
     train_curve: list[tuple[int, list[float]]] = field(default_factory=list)  # (step, mean objective over the chunk)
+    # (step, per seed {metric: [successes, count]}): see rexbench.baselines.capability_curve
+    capability_curve: list[tuple[int, list[dict[str, list[int]]]]] = field(default_factory=list)
+    capability_seconds: float = 0.0  # host time spent on capability_curve (inside wall_seconds)
     checkpoint_rule: str = CHECKPOINT_RULE
 
     def params(self, i: int) -> nnx.State:
@@ -232,12 +235,16 @@ def train(
     progress: bool = True,
     data: TaskData | None = None,
     seed_axis: str = "auto",
+    capability_curve: bool = False,
 ) -> TrainResult:
     """Trains ``seeds`` of ``model_name`` on ``task`` together; see the module docstring.
 
     ``steps`` defaults to the task's budget (:data:`rexbench.baselines.recipe.STEPS`). Validation
     runs after every ``recipe.eval_every`` steps and after the last one. ``seed_axis``:
-    see :func:`make_chunk_fn`.
+    see :func:`make_chunk_fn`. ``capability_curve``: also score every seed's current
+    parameters at every validation point with the headline family
+    (:mod:`rexbench.baselines.capability_curve`; host-side greedy decodes, not compiled into
+    the chunk).
     """
     t_start = time.perf_counter()
     task = get_task(task) if isinstance(task, str) else task
@@ -275,6 +282,8 @@ def train(
     compile_seconds = 0.0
     val_curve: list[tuple[int, list[float]]] = []
     train_curve: list[tuple[int, list[float]]] = []
+    cap_curve: list[tuple[int, list[dict[str, list[int]]]]] = []
+    cap_seconds = 0.0
 
     bar = None
     if progress:
@@ -301,6 +310,12 @@ def train(
             loss_np = np.asarray(loss_SK, dtype=np.float64)
             val_curve.append((done, val_np.tolist()))
             train_curve.append((done, loss_np.mean(axis=1).tolist()))
+            if capability_curve:
+                from rexbench.baselines.capability_curve import capability_point
+
+                t0 = time.perf_counter()
+                cap_curve.append((done, capability_point(graphdef, params, task, seeds)))
+                cap_seconds += time.perf_counter() - t0
             if bar is not None:
                 bar.set_postfix(loss=f"{loss_np[:, -1].mean():.4f}", val=f"{val_np.mean():.4f}",
                                 best=f"{np.asarray(best_val).mean():.4f}", refresh=False)
@@ -328,4 +343,6 @@ def train(
         vocab_size=task.vocab_size,
         val_curve=val_curve,
         train_curve=train_curve,
+        capability_curve=cap_curve,
+        capability_seconds=cap_seconds,
     )

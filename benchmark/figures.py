@@ -98,3 +98,36 @@ def finetune_png(records: list[dict]) -> bytes:
     fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def capability_png(task: str, runs: dict[str, list[dict]], optimal_val: float) -> bytes:
+    """Capability over training (issue #13): for each model (one colour), the excess val
+    loss (top; val loss minus the exact distribution's on the same val split) and the
+    headline of the *current* parameters (bottom; ``training.capability_curve``) at every
+    validation point; thin lines per seed, the thick line their mean."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 6.4), dpi=100, sharex=True)
+    cmap = plt.get_cmap("tab10")
+    for i, (model, results) in enumerate(sorted(runs.items())):
+        colour = cmap(i % 10)
+        steps = [s for s, _ in results[0]["training"]["val_curve"]]
+        excess = [[v - optimal_val for _, v in r["training"]["val_curve"]] for r in results]
+        head = [[c[HEADLINE][0] / c[HEADLINE][1] for _, c in r["training"]["capability_curve"]] for r in results]
+        for series, ax in ((excess, top), (head, bottom)):
+            for ys in series:
+                ax.plot(steps, ys, color=colour, linewidth=0.6, alpha=0.45)
+            mean = [sum(col) / len(col) for col in zip(*series, strict=True)]
+            ax.plot(steps, mean, color=colour, linewidth=2, label=f"{model} (mean of {len(series)} seeds)")
+    top.set_yscale("symlog", linthresh=1e-4)
+    top.set_ylabel("excess val loss (nats/token, symlog)")
+    top.set_title(f"{task}: capability over training (current parameters at each validation)", fontsize=10)
+    bottom.set_ylabel(f"{HEADLINE} (greedy)")
+    bottom.set_ylim(-0.05, 1.05)
+    bottom.set_xlabel("training step")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    top.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("REXBENCH_JAX_CACHE", "off")
         rc = main(["train", "--model", E2E_MODEL, "--task", "anbn", "--steps", "30", "--seeds", "0-1",
-                   "--out", str(out), "--no-progress"])
+                   "--out", str(out), "--no-progress", "--capability-curve"])
     assert rc == 0
     return out
 
@@ -38,6 +38,7 @@ def test_train_writes_valid_results(trained) -> None:
         assert result["model"] == E2E_MODEL and result["seed"] == seed
         assert result["checkpoint_rule"] == "min_val_loss"
         assert result["manifest"]["train_steps"] == 30 and result["manifest"]["train_seconds"] > 0
+        assert [s for s, _ in result["training"]["capability_curve"]] == [30]  # --capability-curve: one val point
         assert result["manifest"]["parameters"] > 0
         t = result["training"]
         assert t["steps"] == 30 and t["best_step"] == 30  # one validation, after the last step

@@ -56,6 +56,10 @@ def register_checkpoint_loaders() -> None:
         loaders.PATH_LOADERS.append(_checkpoint_path)
 
 
+CURVE_HELP = ("also score the headline family of every seed's current parameters at every validation point "
+              "(training.capability_curve; costs a greedy and an EOS-withheld decode per seed and point)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a baseline on a task (all seeds at once), select on val, score, write results")
     p.add_argument("--model", required=True, help=f"one of: {', '.join(BASELINE_NAMES)}")
@@ -67,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--regime", default="standard", help="standard (default), oracle or adversarial")
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the selected parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--capability-curve", action="store_true", help=CURVE_HELP)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("reproduce", help="train and score the whole baseline grid, skipping results already present")
@@ -78,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
     p.add_argument("--no-checkpoints", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--capability-curve", action="store_true", help=CURVE_HELP)
     p.set_defaults(func=cmd_reproduce)
     register_checkpoint_loaders()
 
@@ -111,7 +117,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         train_and_score(args.model, args.task, args.seeds, args.out, steps=args.steps, regime=args.regime,
-                        save_checkpoints=not args.no_checkpoints, progress=not args.no_progress)
+                        save_checkpoints=not args.no_checkpoints, progress=not args.no_progress,
+                        capability_curve=args.capability_curve)
     except ModelRefused as err:
         print(f"rexbench train: the harness refused the trained model: {err}", file=sys.stderr)
         return 1
@@ -147,5 +154,5 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints,
-              log=print if args.no_progress else tqdm.write)
+              log=print if args.no_progress else tqdm.write, capability_curve=args.capability_curve)
     return 0

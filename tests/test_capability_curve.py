@@ -1,0 +1,77 @@
+"""Capability over training: the curve is stored per seed, its selected-step point equals
+the result's own (independently scored) counts, and a hand-edited curve is refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from rexbench.baselines.recipe import DEFAULT
+from rexbench.baselines.reproduce import train_and_score
+from rexbench.benchmark.curves import CURVE_METRICS, check_capability_curve
+from rexbench.benchmark.errors import ResultError
+from rexbench.benchmark.results import load_result
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> tuple[Path, list[dict]]:
+    out = tmp_path_factory.mktemp("curve")
+    res = train_and_score("linear", "anbn", (0, 1), out, steps=30, recipe=DEFAULT.replace(eval_every=10),
+                          save_checkpoints=False, progress=False, log=lambda s: None, capability_curve=True)
+    return out, res
+
+
+def test_curve_is_stored_and_matches_the_selected_checkpoint(results) -> None:
+    out, res = results
+    for result in res:
+        training = result["training"]
+        curve = training["capability_curve"]
+        assert [s for s, _ in curve] == [s for s, _ in training["val_curve"]] == [10, 20, 30]
+        at_best = dict(curve)[training["best_step"]]
+        # the selected parameters are the ones scored by the full harness: same counts
+        for k in CURVE_METRICS:
+            assert at_best[k] == [result["counts"][k]["successes"], result["counts"][k]["count"]]
+        assert all(point["ood_rule_extrapolation"][1] == 251 for _, point in curve)  # anbn's 251 headline prompts
+        loaded = load_result(out / f"anbn__linear__seed{result['seed']}.json")
+        assert loaded["training"]["capability_curve"] == curve
+
+
+def _tampered(result: dict, edit) -> dict:
+    bad = copy.deepcopy(result)
+    edit(bad["training"])
+    return bad
+
+
+def test_hand_edited_curves_are_refused(results, tmp_path: Path) -> None:
+    _, res = results
+    result = res[0]
+    check_capability_curve(result)
+    best = result["training"]["best_step"]
+    other = next(s for s, _ in result["training"]["capability_curve"] if s != best)
+
+    def bump_best(t: dict) -> None:  # consistent in itself, but not with the result's counts
+        point = dict(t["capability_curve"])[best]
+        point["ood_stop_rule"][0] = (point["ood_stop_rule"][0] + 1) % (point["ood_stop_rule"][1] + 1)
+
+    def break_product(t: dict) -> None:
+        point = dict(t["capability_curve"])[other]
+        point["ood_finished"][0] = point["ood_finished"][0] - 1 if point["ood_finished"][0] else 1
+
+    cases = [
+        (bump_best, f"at the selected step {best}: ood_stop_rule"),
+        (break_product, f"at step {other}: headline != finished x rule_given_finished"),
+        (lambda t: t["capability_curve"].pop(), "steps are not the val curve's"),
+        (lambda t: dict(t["capability_curve"])[other].pop("ood_finished"), "needs exactly"),
+        (lambda t: dict(t["capability_curve"])[other].__setitem__("ood_stop_rule", [5, 2]), "must be [successes, count]"),
+    ]
+    for edit, message in cases:
+        bad = _tampered(result, edit)
+        with pytest.raises(ResultError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            check_capability_curve(bad)
+        path = tmp_path / "anbn__linear__seed0.json"
+        path.write_text(json.dumps(bad))
+        with pytest.raises(ResultError, match="capability_curve"):
+            load_result(path)
