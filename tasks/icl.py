@@ -196,6 +196,11 @@ class IclTask(Task):
     def distribution(self, state: IclState) -> dict[str, float]:
         return {k: float(v) for k, v in self.exact_distribution(state).items()}
 
+    def icl_probe_set(self):  # -> ProbeSet (the interface of rexbench.tasks.probes)
+        from rexbench.tasks.icl_probes import build_probe_set  # icl_probes imports splits, which imports the registry
+
+        return build_probe_set(self)
+
     # ------------------------------------------------------------------ the posterior
     def member_posterior(self, prefix: str) -> dict[str, Fraction]:
         """P(member | prefix) from the definition (finished examples, then the current
