@@ -40,7 +40,7 @@ current example ``aa`` starts ``aabbbb``, ``aaabbbbbb`` and ``aaaabbbbbbbb`` (n 
 so ``p(b | abb|aa) = 1/3`` and ``p(a | abb|aa) = 2/3``. After ``aab`` at the start the
 three members weigh 1/6 : 1/4 : 1/4 (``aabb``, ``aabbbb``, ``aab``), so
 ``p(b | aab) = (1/6 + 1/4) / (2/3) = 5/8`` and the end of the example has 3/8, of which
-``|`` takes ``P(m >= 2 | m >= 1) = 1/200`` and EOS the rest. The OOD prompt ``ab|abb``
+``|`` takes ``P(m >= 2 | m >= 1) = 1/400`` and EOS the rest. The OOD prompt ``ab|abb``
 breaks R2 (``ab`` is ``anbn``, ``abb`` is ``anb2n``); R1 is completable, with ``a`` + EOS
 (3 a's, 3 b's, 1 separator).
 """
@@ -223,7 +223,7 @@ def _harmonic_law(top: int) -> dict[int, Fraction]:
     return {m: Fraction(1, m) / h for m in range(1, top + 1)}
 
 
-RARE_DELTA = Fraction(1, 200)  # P(m >= 2) on icl-rare
+RARE_DELTA = Fraction(1, 400)  # P(m >= 2) on icl-rare
 
 
 class IclSingle(IclTask):
@@ -234,7 +234,7 @@ class IclSingle(IclTask):
 
 
 class IclRare(IclTask):
-    """Arm B: P(m >= 2) = delta = 1/200, m uniform on 2..5 given m >= 2."""
+    """Arm B: P(m >= 2) = delta = 1/400, m uniform on 2..5 given m >= 2."""
 
     name = "icl-rare"
     m_law = {1: 1 - RARE_DELTA, **{m: RARE_DELTA / 4 for m in range(2, 6)}}

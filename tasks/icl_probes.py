@@ -6,11 +6,13 @@ every query and every member it is consistent with (12 pairs: j = 1, 3 -> anbn, 
 j = 2, 4 -> all three; j = 6 -> anbn, a2nbn) and every k in ``SHOTS``, ``REPEATS`` (6)
 probes: k examples drawn from the member's distribution (n uniform), each followed by
 ``|``, then the query. So 72 probes per k (at k = 0 the six copies are the same prompt).
-The answer is the rest of the member's unique word with that a-block.
+The answer is the rest of the member's unique word with that a-block; the *foil* is the
+answer of the first other member (family order) consistent with the query.
 
-Regime half: in every (k >= 1, query, member) group of six, the first three of a seeded
-permutation are flagged ``regime`` (an anti-ICL regime trains on them only; the others
-are the held-out half). Streams: ``split_rng(task, "icl_probes")`` for the examples and
+Regime half: in every (k >= 1, query, member) group of six, the group's distinct prompts
+are permuted (seeded) and the first half of them, rounded up, are flagged ``regime`` with
+every copy (an anti-ICL regime trains on them only; the others are the held-out half, so
+no held-out prompt is ever trained on, even where two draws repeat a prompt). Streams: ``split_rng(task, "icl_probes")`` for the examples and
 ``split_rng(task, "icl_probes", "/regime")`` for the flags, drawn in probe order.
 
 Worked example (cap 12): query ``aab`` with member ``a2nbn`` has answer ``""`` (``aab``
@@ -47,6 +49,11 @@ def answer(member: Member, query: str, cap: int) -> str:
     return member.word(n)[len(query):]
 
 
+def foil(member: Member, query: str, members: list[Member], cap: int) -> str:
+    """The answer of the first other member (in family order) the query is consistent with."""
+    return answer(next(h for h in members if h != member), query, cap)
+
+
 @lru_cache(maxsize=None)
 def build_probe_set(task) -> ProbeSet:
     """The probe set of an ICL task (cached per task object)."""
@@ -58,9 +65,14 @@ def build_probe_set(task) -> ProbeSet:
         for query, members in queries(cap):
             for member in members:
                 ns = list(member.ns(cap))
-                flags = set(flag_rng.permutation(REPEATS)[: REPEATS // 2].tolist()) if k else set()
-                for r in range(REPEATS):
+                prompts = []
+                for _ in range(REPEATS):
                     draws = rng.integers(0, len(ns), size=k).tolist()
-                    examples = "".join(member.word(ns[d]) + TERMINATORS for d in draws)
-                    probes.append(Probe(k, examples + query, member.name, (answer(member, query, cap),), r in flags))
+                    prompts.append("".join(member.word(ns[d]) + TERMINATORS for d in draws) + query)
+                distinct = sorted(set(prompts))
+                order = flag_rng.permutation(len(distinct)).tolist()
+                flagged = {distinct[i] for i in order[: (len(distinct) + 1) // 2]} if k else set()
+                for prompt in prompts:
+                    probes.append(Probe(k, prompt, member.name, (answer(member, query, cap),), prompt in flagged,
+                                        foil(member, query, members, cap)))
     return ProbeSet(task.name, SHOTS, TERMINATORS, tuple(probes))

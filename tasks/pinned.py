@@ -63,9 +63,9 @@ PINNED_SHA256: dict[str, dict[str, str]] = {
         "length_prompts": "85aa72093dbe42e6768bd01316cdfac48f78910e12237a5d6404e2a4d4cf7cd4",
     },
     "icl-rare": {
-        "train": "879c27f4b2433490553f7127aa9a7e5c972305f0dfa3889905b7fe2ad887d2f3",
-        "val": "e57c1bae95fa385f7f57bd22bb4caae5c9ea368bcd530035b1feef368afcec5a",
-        "test": "e17db9d7f1e1a6204299971c3e054d339a23dd3bf131f93ea33fd5bb326255be",
+        "train": "7d9ff01534b09cd29fbc10f8be9d46b486b9bcbeb900a54ea8cbc5d2485b2a69",
+        "val": "6a93102a1fabb1fd7c522e7d5ce58b17c6e47699e57a4d5b42d511a5f5495183",
+        "test": "527b0c772446f4f5c28af56107fce8fed9aea19ff2d727a29ecea10b3ed97995",
         "id_prompts": "fa55f893bdceb9b56efa684f277f9b3a12d7239e53dbeff9405f58ffdc7b24d6",
         "ood_prompts": "677a0eb68249080bb671fc0f2f6bba7092a9fd2754f3f175d8eb416573dabb9d",
         "length_prompts": "ec903913fb1d635d13a592543b3725b968901414227213c308563c3ed04c57e3",
@@ -78,4 +78,11 @@ PINNED_SHA256: dict[str, dict[str, str]] = {
         "ood_prompts": "cb520274a35e1ba6b6f18de90a91d3cb34dfb1490a243f55d44764ea0313e150",
         "length_prompts": "555470c0be3e5d88ced06bb037f9cdee207c750e042346f90b5118da8a8e01cb",
     },
+}
+
+# SHA-256 of the ICL probe sets (tasks/probes.py ProbeSet.jsonl; tasks/icl_probes.py).
+PINNED_PROBE_SHA256: dict[str, str] = {
+    "icl-single": "c55acfbcf46808d2381509fa23b92fbe6f4d2e7e2add3c4b5cf18e67982695a2",
+    "icl-rare": "741bd13dd1fa43692a6743812c458f0daa3aa710587e7578bffe5d55e73618da",
+    "icl-heavy": "52e910ad9bba13e73cf1a307a4cb09d181829e8a0453e02063250f4c7720f61f",
 }

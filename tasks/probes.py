@@ -10,7 +10,8 @@ symbol of ``terminators`` or EOS), is the *answer*; the verdict is whether the a
 one of ``answers`` (query + answer is a word of the target member).
 
 Worked example (``icl-rare``): the probe ``abb|aab`` has k = 1 (``abb``, a word of
-``a^n b^2n``), target ``anb2n`` and query ``aab``, answers ``("bbb",)``. The completion
+``a^n b^2n``), target ``anb2n`` and query ``aab``, answers ``("bbb",)`` and foil ``b``
+(the answer of ``a^n b^n``, the first other member ``aab`` is consistent with). The completion
 ``bbb|aab$`` has the answer ``bbb`` (correct); ``b$`` has ``b`` (it followed ``a^n b^n``:
 wrong); 32 tokens without a terminator have no answer (wrong).
 """
@@ -33,6 +34,7 @@ class Probe:
     target: str  # the member the examples are drawn from
     answers: tuple[str, ...]  # the answers that follow the target
     regime: bool  # in the fixed half a regime may train on (k >= 1 only)
+    foil: str  # an answer that follows another member the query is consistent with (what anti-ICL trains)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class ProbeSet:
         return [i for i, p in enumerate(self.probes) if p.k == k]
 
     def jsonl(self) -> bytes:
-        rows = ({"k": p.k, "prompt": p.prompt, "target": p.target, "answers": list(p.answers), "regime": p.regime}
+        rows = ({"k": p.k, "prompt": p.prompt, "target": p.target, "answers": list(p.answers), "regime": p.regime,
+                 "foil": p.foil}
                 for p in self.probes)
         return "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in rows).encode()
 

@@ -41,7 +41,7 @@ def brute_next(docs: dict[str, Fraction], prefix: str) -> dict[str, Fraction]:
 def test_member_ranges_and_laws() -> None:
     task = get_task("icl-rare")
     assert [len(h.ns(12)) for h in MEMBERS] == [6, 4, 4]
-    assert sum(task.m_law.values()) == 1 and 1 - task.m_law[1] == RARE_DELTA == F(1, 200)
+    assert sum(task.m_law.values()) == 1 and 1 - task.m_law[1] == RARE_DELTA == F(1, 400)
     heavy = get_task("icl-heavy").m_law
     assert heavy[1] == F(60, 137) and heavy[5] == F(12, 137)  # 1/m over H_5 = 137/60
     assert get_task("icl-single").m_law == {1: 1}
@@ -59,7 +59,7 @@ def test_posterior_by_hand() -> None:
     assert task.member_posterior("a") == {"anbn": F(1, 3), "anb2n": F(1, 3), "a2nbn": F(1, 3)}
     assert task.member_posterior("ab|abb") == {}  # no member explains both
     d = task.exact_distribution(task.walk("aab"))
-    assert d == {"b": F(5, 8), "|": F(3, 8) * F(1, 200), "$": F(3, 8) * F(199, 200)}
+    assert d == {"b": F(5, 8), "|": F(3, 8) * F(1, 400), "$": F(3, 8) * F(399, 400)}
     assert task.exact_distribution(task.walk("abb|aa")) == {"a": F(2, 3), "b": F(1, 3)}
     # the hazard of m on icl-rare: after the 2nd example P(| ) = P(m >= 3 | m >= 2) = 3/4
     assert task.stop_split(2) == (F(3, 4), F(1, 4)) and task.stop_split(5) == (0, 1)

@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=output_dir,
                    help="results directory (checked before any work; the published store results/ only if named)")
     p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: the task's budget in rexbench.baselines.recipe.STEPS)")
-    p.add_argument("--regime", default="standard", help="standard (default), oracle or adversarial")
+    p.add_argument("--regime", default="standard", help="standard (default), oracle, adversarial or anti-icl (ICL tasks)")
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the selected parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
