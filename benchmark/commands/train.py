@@ -74,6 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=output_dir, default=None,
                    help="results directory (default: runs/grid/, or runs/quick/ with --quick; "
                         "--out results/ regenerates the published store)")
+    p.add_argument("--icl", action="store_true", help="only the in-context-learning part (docs/ICL.md; default out runs/icl/)")
     p.add_argument("--seeds", type=seed_list, default=None, help="override the grid's seeds")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
     p.add_argument("--no-checkpoints", action="store_true")
@@ -125,13 +126,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         estimate_seconds,
         full_grid,
         grid_status,
+        icl_grid,
         quick_grid,
         reproduce,
     )
 
-    grid = quick_grid() if args.quick else full_grid()
+    grid = icl_grid() if args.icl else quick_grid() if args.quick else full_grid()
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
-    out = args.out or Path("runs") / ("quick" if args.quick else "grid")
+    out = args.out or Path("runs") / ("icl" if args.icl else "quick" if args.quick else "grid")
     problem = output_dir_problem(out)
     if problem:
         print(f"rexbench reproduce: --out {out}: {problem}", file=sys.stderr)
