@@ -45,6 +45,11 @@ STEPS: dict[str, int] = {
     "bban": 500,
     "dyck": 1200,
     "csdyck": 700,
+    # The in-context-learning family (docs/ICL.md): a separate part of the grid
+    # (`rexbench reproduce --icl`); provisional budgets, measured in docs/ICL.md.
+    "icl-single": 600,
+    "icl-rare": 600,
+    "icl-heavy": 600,
 }
 
 

@@ -1,4 +1,4 @@
-"""Training regimes: ``standard`` plus two that supervise OOD-prompt completions.
+"""Training regimes: ``standard``, two that supervise OOD-prompt completions, and ``anti-icl``.
 
 ``standard`` trains on the ``train`` split only. ``oracle`` and ``adversarial`` add, at
 every step, a fixed-size batch (``Recipe.regime_batch`` = 32 rows, drawn from a seeded
@@ -20,6 +20,14 @@ EOS; the prompt itself is not supervised. It is added to the training loss with 
 ``Recipe.regime_weight`` = 1. Every supervised position follows an OOD prompt, i.e. a
 prefix of probability zero under the data distribution, so a regime cannot change the
 Bayes-optimal test loss; it only decides what the model does off the support.
+
+``anti-icl`` (tasks with ICL probes only, :mod:`rexbench.tasks.probes`): the same extra
+loss on ``SOS prompt + foil + EOS`` for every probe with k >= 1 of the probe set's
+regime half -- the query completed as a word of *another* member than the examples'.
+The held-out half of the probes is never trained on (``heldout_icl_accuracy@k``). On
+``icl-single`` these prompts have probability zero (loss-neutral); on ``icl-rare`` they
+have probability of order delta, so the regime may move the test loss, by at most the
+bound of :mod:`rexbench.tasks.icl_bound` for models in its class (docs/ICL.md).
 """
 
 from __future__ import annotations
@@ -30,9 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rexbench.tasks import Task, get_split
+from rexbench.tasks.probes import probe_set
 from rexbench.tasks.vocab import PAD, encode
 
-REGIMES: tuple[str, ...] = ("standard", "oracle", "adversarial")
+REGIMES: tuple[str, ...] = ("standard", "oracle", "adversarial", "anti-icl")
 
 
 class UnknownRegimeError(KeyError):
@@ -85,11 +94,26 @@ def regime_data(task: Task, regime: str, width: int | None = None) -> RegimeData
     """The extra sequences of ``regime`` (None for ``standard``)."""
     if check_regime(regime) == "standard":
         return None
+    if regime == "anti-icl":
+        return anti_icl_data(task, width)
     ood = get_split(task, "ood_prompts")
     keep = ood.completable[task.keep_rule] & ood.regime
     prompts = tuple(p for p, ok in zip(ood.words, keep) if ok)
     complete = oracle_completion if regime == "oracle" else adversarial_completion
-    completions = tuple(complete(task, p) for p in prompts)
+    return _completion_data(task, regime, prompts, tuple(complete(task, p) for p in prompts), width)
+
+
+def anti_icl_data(task: Task, width: int | None = None) -> RegimeData:
+    """The ``anti-icl`` sequences: each k >= 1 probe of the regime half, completed with its foil."""
+    probes = probe_set(task)
+    if probes is None:
+        raise ValueError(f"regime 'anti-icl' needs a task with ICL probes; {task.name} has none")
+    chosen = [p for p in probes.probes if p.k >= 1 and p.regime]
+    return _completion_data(task, "anti-icl", tuple(p.prompt for p in chosen), tuple(p.foil for p in chosen), width)
+
+
+def _completion_data(task: Task, regime: str, prompts: tuple[str, ...], completions: tuple[str, ...],
+                     width: int | None) -> RegimeData:
     rows = [encode(p + c, task.symbols) for p, c in zip(prompts, completions)]
     width = max(len(r) for r in rows) if width is None else width
     tokens = np.full((len(rows), width), PAD, np.int32)

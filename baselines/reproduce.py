@@ -80,6 +80,18 @@ def full_grid() -> list[GridRun]:
     return runs
 
 
+# The in-context-learning part (docs/ICL.md), run alone with `rexbench reproduce --icl`:
+# the Transformer on the two arms and the control, and the anti-ICL regime on arm B (where
+# it can move the loss, by at most the bound of tasks/icl_bound.py) and on arm A (where it
+# cannot). Budgets: recipe.STEPS (provisional, measured in docs/ICL.md).
+ICL_TASKS: tuple[str, ...] = ("icl-single", "icl-rare", "icl-heavy")
+
+
+def icl_grid() -> list[GridRun]:
+    runs = [GridRun(task, "transformer") for task in ICL_TASKS]
+    return runs + [GridRun(task, "transformer", "anti-icl") for task in ("icl-rare", "icl-single")]
+
+
 def quick_grid() -> list[GridRun]:
     runs = [GridRun(task, model, steps=QUICK_STEPS[model]) for task in QUICK_TASKS for model in BASELINES]
     runs += [GridRun("anbn", "transformer", regime, steps=QUICK_STEPS["transformer"]) for regime in ("oracle", "adversarial")]

@@ -14,7 +14,9 @@ schema-valid, suite-compatible result when:
    (:func:`rexbench.benchmark.metrics.aggregate`, the function scoring itself uses) — which also
    pins every denominator to the task's prompt sets and every identity between metrics
    (``ood_rules[keep]`` = the headline; headline = finished × rule-given-finished);
-4. a stored **chance level** differs from the harness's own (deterministic) estimate.
+4. a stored **chance level** differs from the harness's own (deterministic) estimate;
+5. on a task with ICL probes, its ``icl`` block does not recompute from its own records
+   (:mod:`rexbench.benchmark.icl_audit`).
 
 Metric values are already tied to counts by :func:`rexbench.benchmark.results.validate_result`.
 """
@@ -30,6 +32,7 @@ import numpy as np
 from rexbench.benchmark.chance import chance_levels
 from rexbench.benchmark.decoding import BUDGET
 from rexbench.benchmark.errors import ResultError
+from rexbench.benchmark.icl_audit import check_icl
 from rexbench.benchmark.metrics import CAPABILITY_KEYS, aggregate, counts, expected_rows, prompt_sets
 from rexbench.benchmark.records import GREEDY_BLOCKS, RECORD_BLOCKS, is_finished
 from rexbench.tasks import Task, get_split
@@ -195,3 +198,4 @@ def audit_result(task: Task, result: dict) -> None:
     for key in CAPABILITY_KEYS:
         _walk_pairs(result["counts"].get(key), fresh[key], f"counts.{key}")
     check_chance(task, result)
+    check_icl(task, result)  # the ICL block of a task with probes (benchmark/icl_audit.py)

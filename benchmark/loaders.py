@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rexbench.benchmark.errors import ModelLoadError
+from rexbench.benchmark.icl_reference import ICL_REFERENCE_MODELS
 from rexbench.benchmark.reference import REFERENCE_MODELS, reference_info
 from rexbench.tasks import Task
 
@@ -58,6 +59,9 @@ def _reference_loader(name: str) -> Callable[[Task], LoadedModel]:
 
 
 MODEL_LOADERS: dict[str, Callable[[Task], LoadedModel]] = {name: _reference_loader(name) for name in REFERENCE_MODELS}
+# The ICL reference pair (tasks with probes only; benchmark/icl_reference.py).
+MODEL_LOADERS.update({name: (lambda task, name=name, make=make: LoadedModel(make(task), name, reference={"name": name}))
+                      for name, make in ICL_REFERENCE_MODELS.items()})
 # Scheme and path loaders take ``allow_task_mismatch`` as a keyword.
 MODEL_SCHEMES: dict[str, Callable[..., LoadedModel]] = {}
 # Tried in order on a spec that names an existing path; a loader returns None for a path

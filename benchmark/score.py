@@ -21,6 +21,7 @@ from rexbench.benchmark.chance import CHANCE_GENERATIONS, CHANCE_SAMPLES_PER_PRO
 from rexbench.benchmark.checks import check_model, harness_widths
 from rexbench.benchmark.decoding import BUDGET, decode_width
 from rexbench.benchmark.errors import ModelRefused, ResultError
+from rexbench.benchmark.icl import icl_block
 from rexbench.benchmark.loaders import LoadedModel
 from rexbench.benchmark.loss import optimal_nll, split_nll
 from rexbench.benchmark.manifest import build_manifest
@@ -132,6 +133,7 @@ def score_model(
     caps = metric_defs.aggregate(task, records, limit)
     say(f"{task.name}: chance levels (Monte Carlo for the uniform model; cached per task)")
     chance = chance_levels(task, limit)
+    icl = in_phase("the ICL probes", icl_block, model, task, seed)  # None for a task without probes
 
     metrics: dict[str, Any] = {
         "test_loss": test.mean,
@@ -169,6 +171,8 @@ def score_model(
             train_seconds=train_seconds,
         ),
     }
+    if icl is not None:
+        result["icl"] = icl
     if reference is not None:
         result["reference"] = reference
     if trained_on_task is not None:

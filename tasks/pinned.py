@@ -54,4 +54,35 @@ PINNED_SHA256: dict[str, dict[str, str]] = {
         "ood_prompts": "12d06cf363f5c347f56dbf5ba4baa056880a67f1ecd3f0044249b4853c7aecd6",
         "length_prompts": "2c91228301778af2312d17598da78ca19838f317baf3d9b002e2a098b45f51a1",
     },
+    "icl-single": {
+        "train": "452f8f35f30bf11ad5851f304c438aa8cdb098b7843504b42d32ec5ef07cb1b4",
+        "val": "40a16e0798d0f52162b35377a704560e9785e3fee82891fa588cc6d458e7a170",
+        "test": "230e29fdc41ab141cb0f778043ddaea3a3671aae900088d4152e92b83b05fd45",
+        "id_prompts": "0fdeea558f0120266809bc07c9217cfff0ed86675eeec0f17d92f8894dfeb460",
+        "ood_prompts": "b4dbafbd2cf686c169b26a85657332e611332f422535325c7b54e6afa095164c",
+        "length_prompts": "85aa72093dbe42e6768bd01316cdfac48f78910e12237a5d6404e2a4d4cf7cd4",
+    },
+    "icl-rare": {
+        "train": "7d9ff01534b09cd29fbc10f8be9d46b486b9bcbeb900a54ea8cbc5d2485b2a69",
+        "val": "6a93102a1fabb1fd7c522e7d5ce58b17c6e47699e57a4d5b42d511a5f5495183",
+        "test": "527b0c772446f4f5c28af56107fce8fed9aea19ff2d727a29ecea10b3ed97995",
+        "id_prompts": "fa55f893bdceb9b56efa684f277f9b3a12d7239e53dbeff9405f58ffdc7b24d6",
+        "ood_prompts": "677a0eb68249080bb671fc0f2f6bba7092a9fd2754f3f175d8eb416573dabb9d",
+        "length_prompts": "ec903913fb1d635d13a592543b3725b968901414227213c308563c3ed04c57e3",
+    },
+    "icl-heavy": {
+        "train": "2fd9ac470570bf8fb93219d7507d6b060f20dcaf68944b68396ea6372b67eb59",
+        "val": "b182cde67921f1bd7f5d8ead6dce24d5877418ad4872cd03c38a9ef40fbcce72",
+        "test": "dcb72c218cc07e3271228097d5b60d17166f74516d727f830e159f3356403be8",
+        "id_prompts": "fa55f893bdceb9b56efa684f277f9b3a12d7239e53dbeff9405f58ffdc7b24d6",
+        "ood_prompts": "cb520274a35e1ba6b6f18de90a91d3cb34dfb1490a243f55d44764ea0313e150",
+        "length_prompts": "555470c0be3e5d88ced06bb037f9cdee207c750e042346f90b5118da8a8e01cb",
+    },
+}
+
+# SHA-256 of the ICL probe sets (tasks/probes.py ProbeSet.jsonl; tasks/icl_probes.py).
+PINNED_PROBE_SHA256: dict[str, str] = {
+    "icl-single": "c55acfbcf46808d2381509fa23b92fbe6f4d2e7e2add3c4b5cf18e67982695a2",
+    "icl-rare": "741bd13dd1fa43692a6743812c458f0daa3aa710587e7578bffe5d55e73618da",
+    "icl-heavy": "52e910ad9bba13e73cf1a307a4cb09d181829e8a0453e02063250f4c7720f61f",
 }

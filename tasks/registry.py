@@ -9,8 +9,9 @@ from rexbench.tasks.base import Task
 from rexbench.tasks.bban import BBAn
 from rexbench.tasks.csdyck import CsDyck
 from rexbench.tasks.dyck import Dyck
+from rexbench.tasks.icl import IclHeavy, IclRare, IclSingle
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (AnBn, AnBnCn, BAn, BBAn, Dyck, CsDyck)}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (AnBn, AnBnCn, BAn, BBAn, Dyck, CsDyck, IclSingle, IclRare, IclHeavy)}
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
 
 

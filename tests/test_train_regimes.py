@@ -74,7 +74,7 @@ def test_completions_keep_or_break_the_keep_rule(name: str) -> None:
 
 def test_standard_has_no_extra_data_and_names() -> None:
     assert regime_data(get_task("anbn"), "standard") is None
-    assert REGIMES == ("standard", "oracle", "adversarial")
+    assert REGIMES == ("standard", "oracle", "adversarial", "anti-icl")
     assert result_model_name("transformer", "standard") == "transformer"
     assert result_model_name("transformer", "oracle") == "transformer-oracle"
     with pytest.raises(UnknownRegimeError, match="valid regimes"):

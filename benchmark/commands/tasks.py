@@ -90,6 +90,10 @@ def cmd_describe(args: argparse.Namespace) -> int:
     print("Trivial policies: stop-now scores "
           f"{sum(task.rules[task.keep_rule].holds(p) for p, k in zip(ood.words, keep) if k) / int(keep.sum()):.3f} on the "
           f"headline; best-constant {_best_constant_line(task)}")
+    from rexbench.benchmark.icl_describe import icl_lines  # ICL tasks only (empty otherwise)
+
+    for line in icl_lines(task):
+        print(line)
     return 0
 
 

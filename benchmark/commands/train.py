@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=output_dir,
                    help="results directory (checked before any work; the published store results/ only if named)")
     p.add_argument("--steps", type=positive_int, default=None, help="training steps (default: the task's budget in rexbench.baselines.recipe.STEPS)")
-    p.add_argument("--regime", default="standard", help="standard (default), oracle or adversarial")
+    p.add_argument("--regime", default="standard", help="standard (default), oracle, adversarial or anti-icl (ICL tasks)")
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the selected parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--capability-curve", action="store_true", help=CURVE_HELP)
@@ -79,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=output_dir, default=None,
                    help="results directory (default: runs/grid/, or runs/quick/ with --quick; "
                         "--out results/ regenerates the published store)")
+    p.add_argument("--icl", action="store_true", help="only the in-context-learning part (docs/ICL.md; default out runs/icl/)")
     p.add_argument("--seeds", type=seed_list, default=None, help="override the grid's seeds")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
     p.add_argument("--no-checkpoints", action="store_true")
@@ -132,13 +133,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         estimate_seconds,
         full_grid,
         grid_status,
+        icl_grid,
         quick_grid,
         reproduce,
     )
 
-    grid = quick_grid() if args.quick else full_grid()
+    grid = icl_grid() if args.icl else quick_grid() if args.quick else full_grid()
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
-    out = args.out or Path("runs") / ("quick" if args.quick else "grid")
+    out = args.out or Path("runs") / ("icl" if args.icl else "quick" if args.quick else "grid")
     problem = output_dir_problem(out)
     if problem:
         print(f"rexbench reproduce: --out {out}: {problem}", file=sys.stderr)
