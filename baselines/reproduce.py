@@ -130,8 +130,10 @@ def train_and_score(
     progress: bool = True,
     log: Callable[[str], None] = print,
     capability_curve: bool = False,
+    devices: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Trains ``seeds`` together, then scores and writes one result per seed; returns them.
+    """Trains ``seeds`` together (over ``devices`` local devices, None = all; a seed's
+    numbers do not depend on it), then scores and writes one result per seed; returns them.
     ``capability_curve``: also store the headline family at every validation point
     (``training.capability_curve``; :mod:`rexbench.baselines.capability_curve`)."""
     from rexbench.baselines.checkpoint import save_checkpoint
@@ -144,8 +146,9 @@ def train_and_score(
     task_obj = get_task(task)
     name = result_model_name(model, regime)
     run = train(model, task_obj, seeds, steps=steps, regime=regime, recipe=recipe, progress=progress,
-                capability_curve=capability_curve)
-    log(f"trained {name} ({run.parameters:,} parameters) on {task}: {run.steps} steps x {len(run.seeds)} seeds in {run.wall_seconds:.1f} s "
+                capability_curve=capability_curve, devices=devices)
+    on = f" on {run.devices_used} devices" if run.devices_used > 1 else ""
+    log(f"trained {name} ({run.parameters:,} parameters) on {task}: {run.steps} steps x {len(run.seeds)} seeds{on} in {run.wall_seconds:.1f} s "
         f"({run.compile_seconds:.1f} s compiling)")
     results = []
     for i, seed in enumerate(run.seeds):
@@ -271,19 +274,21 @@ def reproduce(
     save_checkpoints: bool = True,
     log: Callable[[str], None] = print,
     capability_curve: bool = False,
+    devices: int | None = None,
 ) -> dict[str, Any]:
     """Runs every (run, seed) of ``grid`` x ``seeds`` whose result is not already in ``out``
-    (with ``progress``: a bar over the grid's runs and the scoring's bars)."""
+    (with ``progress``: a bar over the grid's runs and the scoring's bars), each run's seeds
+    over ``devices`` local devices (None = all)."""
     from rexbench.benchmark.progress import progress_bars
 
     with progress_bars(progress):
         return _reproduce(out, grid, seeds, recipe=recipe, progress=progress, save_checkpoints=save_checkpoints,
-                          log=log, capability_curve=capability_curve)
+                          log=log, capability_curve=capability_curve, devices=devices)
 
 
 def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequence[int], *, recipe: Recipe,
                progress: bool, save_checkpoints: bool, log: Callable[[str], None],
-               capability_curve: bool = False) -> dict[str, Any]:
+               capability_curve: bool = False, devices: int | None = None) -> dict[str, Any]:
     from rexbench.benchmark.progress import bar
 
     t0 = time.perf_counter()
@@ -310,7 +315,7 @@ def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequ
         log(f"[{n}/{len(grid)}] {run.label()}: seeds {todo}")
         train_and_score(run.model, run.task, todo, out, steps=run.planned_steps, regime=run.regime, recipe=recipe,
                         save_checkpoints=save_checkpoints, progress=progress, log=log,
-                        capability_curve=capability_curve)
+                        capability_curve=capability_curve, devices=devices)
         summary["trained"].append((run.label(), todo))
         grid_bar.update(1)
     grid_bar.close()

@@ -9,13 +9,14 @@ loss on the whole ``val`` split, then keeps (``jnp.where`` over the parameter tr
 the program) the parameters of the lowest ``val_loss`` seen so far. The per-seed program
 is applied to the stacked seeds with ``jax.lax.map`` (default on CPU, where it measured
 faster) or ``jax.vmap`` (default on accelerators; ``seed_axis`` chooses). The host only
-prepares the next S x K x 128 indices and updates the progress bar.
+prepares the next S x K x 128 indices and updates the progress bar. With several local
+devices, the stacked seeds are split over them (``devices``; :mod:`rexbench.baselines.sharding`).
 
 Determinism: seed ``s`` initialises from ``jax.random.fold_in(jax.random.key(s), 0)``
 and draws its batch order from ``numpy.random.default_rng(s)`` (a regime's extra batches
 from ``default_rng([s, 1])``); nothing else is random, and no global state is used. A
 seed's numbers do not depend on which other seeds it is trained with (up to float
-reassociation, ~1e-6).
+reassociation, ~1e-6), nor on how many devices trained it (bit-identical with ``lax.map``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from rexbench.baselines.data import BatchStream, TaskData, load_task_data, pad_t
 from rexbench.baselines.models.registry import count_params, init_states
 from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
 from rexbench.baselines.regimes import RegimeData, check_regime, regime_data
+from rexbench.baselines.sharding import SeedMesh
 from rexbench.benchmark.loss import token_nll
 from rexbench.tasks import PAD, Task, get_task
 
@@ -144,7 +146,8 @@ def resolve_seed_axis(seed_axis: str) -> str:
     return seed_axis
 
 
-def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regime_weight: float, has_extra: bool, seed_axis: str = "auto"):
+def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regime_weight: float, has_extra: bool,
+                  seed_axis: str = "auto", seed_mesh: SeedMesh | None = None):
     """The compiled unit, for S stacked seeds: K updates (``lax.scan``), the val loss, and
     the best-parameters update (``jnp.where``), all in one program.
 
@@ -154,6 +157,9 @@ def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regi
     compiled program for all seeds; on the 2-core CPU ``"map"`` measured 5-30% faster per
     seed-step than ``"vmap"`` (scripts/bench_train.py), so ``"auto"`` picks it there and
     ``"vmap"`` on accelerators.
+
+    With a ``seed_mesh`` of several devices the same program runs under ``jax.shard_map``,
+    each device on its block of seeds (:mod:`rexbench.baselines.sharding`).
     """
     seed_axis = resolve_seed_axis(seed_axis)
 
@@ -181,7 +187,13 @@ def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regi
             return jax.vmap(one_seed)(stacked)
         return jax.lax.map(one_seed, stacked)
 
+    if seed_mesh is not None and seed_mesh.sharded:
+        chunk = seed_mesh.shard(chunk, CHUNK_STACKED)
     return jax.jit(chunk, donate_argnums=(0, 1, 2))
+
+
+# Which arguments of the chunk carry the seed axis (the others are replicated on every device).
+CHUNK_STACKED = (True, True, True, True, True, False, False, True, False, False, True, False)
 
 
 # --------------------------------------------------------------------------- result
@@ -210,6 +222,7 @@ class TrainResult:
     capability_curve: list[tuple[int, list[dict[str, list[int]]]]] = field(default_factory=list)
     capability_seconds: float = 0.0  # host time spent on capability_curve (inside wall_seconds)
     checkpoint_rule: str = CHECKPOINT_RULE
+    devices_used: int = 1  # local devices the seeds were split over (the numbers do not depend on it)
 
     def params(self, i: int) -> nnx.State:
         return jax.tree.map(lambda x: x[i], self.best_params)
@@ -236,15 +249,17 @@ def train(
     data: TaskData | None = None,
     seed_axis: str = "auto",
     capability_curve: bool = False,
+    devices: int | None = None,
 ) -> TrainResult:
     """Trains ``seeds`` of ``model_name`` on ``task`` together; see the module docstring.
 
     ``steps`` defaults to the task's budget (:data:`rexbench.baselines.recipe.STEPS`). Validation
     runs after every ``recipe.eval_every`` steps and after the last one. ``seed_axis``:
-    see :func:`make_chunk_fn`. ``capability_curve``: also score every seed's current
-    parameters at every validation point with the headline family
-    (:mod:`rexbench.baselines.capability_curve`; host-side greedy decodes, not compiled into
-    the chunk).
+    see :func:`make_chunk_fn`. ``devices``: how many local devices share the seeds (None:
+    all of them; see :mod:`rexbench.baselines.sharding`); a seed's numbers do not depend on it.
+    ``capability_curve``: also score every seed's current parameters at every validation
+    point with the headline family (:mod:`rexbench.baselines.capability_curve`; host-side
+    greedy decodes, not compiled into the chunk).
     """
     t_start = time.perf_counter()
     task = get_task(task) if isinstance(task, str) else task
@@ -257,6 +272,7 @@ def train(
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
 
+    seed_mesh = SeedMesh(len(seeds), devices)
     data = load_task_data(task) if data is None else data
     extra: RegimeData | None = regime_data(task, regime)
     graphdef, params = init_params(model_name, task.vocab_size, seeds, **hyper)
@@ -277,7 +293,11 @@ def train(
         extra_tokens = extra_mask = None
         extra_streams = []
 
-    chunk_jit = make_chunk_fn(graphdef, tx, recipe.regime_weight, extra is not None, seed_axis)
+    if seed_mesh.sharded:  # the seed-stacked state split over the mesh, the data on every device
+        params, opt_state, best_params, best_val, best_step = seed_mesh.put_stacked(
+            (params, opt_state, best_params, best_val, best_step))
+        train_dev, val_dev, extra_tokens, extra_mask = seed_mesh.put_replicated((train_dev, val_dev, extra_tokens, extra_mask))
+    chunk_jit = make_chunk_fn(graphdef, tx, recipe.regime_weight, extra is not None, seed_axis, seed_mesh)
     compiled: dict[int, Any] = {}
     compile_seconds = 0.0
     val_curve: list[tuple[int, list[float]]] = []
@@ -298,6 +318,8 @@ def train(
             k = min(recipe.eval_every, steps - done)
             idx = jnp.asarray(np.stack([st.take(k) for st in streams]))
             eidx = jnp.asarray(np.stack([st.take(k) for st in extra_streams])) if extra_streams else None
+            if seed_mesh.sharded:
+                idx, eidx = seed_mesh.put_stacked((idx, eidx))
             args = (params, opt_state, best_params, best_val, best_step, jnp.int32(done + k), train_dev, idx,
                     extra_tokens, extra_mask, eidx, val_dev)
             if k not in compiled:
@@ -306,24 +328,28 @@ def train(
                 compile_seconds += time.perf_counter() - t0
             params, opt_state, best_params, best_val, best_step, loss_SK, _, val_S = compiled[k](*args)
             done += k
-            val_np = np.asarray(val_S, dtype=np.float64)
-            loss_np = np.asarray(loss_SK, dtype=np.float64)
+            val_np = np.asarray(seed_mesh.unpad(val_S), dtype=np.float64)
+            loss_np = np.asarray(seed_mesh.unpad(loss_SK), dtype=np.float64)
             val_curve.append((done, val_np.tolist()))
             train_curve.append((done, loss_np.mean(axis=1).tolist()))
             if capability_curve:
                 from rexbench.baselines.capability_curve import capability_point
 
                 t0 = time.perf_counter()
-                cap_curve.append((done, capability_point(graphdef, params, task, seeds)))
+                cap_curve.append((done, capability_point(graphdef, seed_mesh.unpad(params), task, seeds)))
                 cap_seconds += time.perf_counter() - t0
             if bar is not None:
                 bar.set_postfix(loss=f"{loss_np[:, -1].mean():.4f}", val=f"{val_np.mean():.4f}",
-                                best=f"{np.asarray(best_val).mean():.4f}", refresh=False)
+                                best=f"{np.asarray(seed_mesh.unpad(best_val)).mean():.4f}", refresh=False)
                 bar.update(k)
     finally:
         if bar is not None:
             bar.close()
 
+    # the padding lanes dropped, the parameters gathered on one device (as an unsharded run's)
+    best_params, best_val, best_step = seed_mesh.unpad((best_params, best_val, best_step))
+    if seed_mesh.sharded:
+        best_params = jax.device_put(best_params, jax.local_devices()[0])
     best_params = jax.block_until_ready(best_params)
     return TrainResult(
         model_name=model_name,
@@ -345,4 +371,5 @@ def train(
         train_curve=train_curve,
         capability_curve=cap_curve,
         capability_seconds=cap_seconds,
+        devices_used=seed_mesh.layout.used,
     )

@@ -72,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the selected parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--capability-curve", action="store_true", help=CURVE_HELP)
+    add_devices_argument(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("reproduce", help="train and score the whole baseline grid, skipping results already present")
@@ -85,8 +86,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-checkpoints", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--capability-curve", action="store_true", help=CURVE_HELP)
+    add_devices_argument(p)
     p.set_defaults(func=cmd_reproduce)
     register_checkpoint_loaders()
+
+
+def add_devices_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--devices", type=positive_int, default=None,
+                   help="local devices that share each run's seeds (default: all; results do not depend on it)")
+
+
+def start_devices(command: str, devices: int | None) -> str | None:
+    """Prepares XLA for ``devices`` before JAX starts its backends, then checks the count
+    against this process's local devices; returns the one-line error, if any.
+
+    The upper bound cannot be checked at parse time: counting devices starts JAX's
+    backends, after which neither XLA_FLAGS nor ``jax.distributed.initialize`` take effect.
+    """
+    from rexbench.baselines.sharding import SPMD_FLAG, DeviceCountError, add_xla_flags, check_devices
+
+    if devices != 1:
+        add_xla_flags(SPMD_FLAG)  # bit-identical seeds across device counts (docs/RECIPE.md)
+    try:
+        check_devices(devices)
+    except DeviceCountError as err:
+        return f"rexbench {command}: error: argument {err}"
+    return None
 
 
 def _check_names(model: str, task: str, regime: str) -> str | None:
@@ -112,6 +137,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if error:
         print(f"rexbench train: {error}", file=sys.stderr)
         return 2
+    error = start_devices("train", args.devices)
+    if error:
+        print(error, file=sys.stderr)
+        return 2
     enable_compilation_cache()
     from rexbench.baselines.reproduce import train_and_score
     from rexbench.benchmark.errors import ModelRefused
@@ -119,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         train_and_score(args.model, args.task, args.seeds, args.out, steps=args.steps, regime=args.regime,
                         save_checkpoints=not args.no_checkpoints, progress=not args.no_progress,
-                        capability_curve=args.capability_curve)
+                        capability_curve=args.capability_curve, devices=args.devices)
     except ModelRefused as err:
         print(f"rexbench train: the harness refused the trained model: {err}", file=sys.stderr)
         return 1
@@ -152,9 +181,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"{run.label()}: {'to do: seeds ' + ','.join(map(str, todo)) if todo else 'done'}")
         print(f"whole grid: about {estimate_seconds(grid, seeds) / 60:.0f} min on the 2-core reference CPU")
         return 0
+    error = start_devices("reproduce", args.devices)
+    if error:
+        print(error, file=sys.stderr)
+        return 2
     enable_compilation_cache()
     from tqdm.auto import tqdm
 
     reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints,
-              log=print if args.no_progress else tqdm.write, capability_curve=args.capability_curve)
+              log=print if args.no_progress else tqdm.write, capability_curve=args.capability_curve,
+              devices=args.devices)
     return 0
