@@ -50,10 +50,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rexbench.tasks.base import Rule, Task
 from rexbench.tasks.icl_members import MEMBERS, Member, member_of
+
+if TYPE_CHECKING:
+    from rexbench.tasks.probes import ProbeSet
 
 SEP = "|"
 # (finished examples, identified member index or None, #a, #b of the current example)
@@ -196,7 +199,8 @@ class IclTask(Task):
     def distribution(self, state: IclState) -> dict[str, float]:
         return {k: float(v) for k, v in self.exact_distribution(state).items()}
 
-    def icl_probe_set(self):  # -> ProbeSet (the interface of rexbench.tasks.probes)
+    def icl_probe_set(self) -> ProbeSet:
+        """The probes (the interface of :mod:`rexbench.tasks.probes`)."""
         from rexbench.tasks.icl_probes import build_probe_set  # icl_probes imports splits, which imports the registry
 
         return build_probe_set(self)

@@ -23,6 +23,7 @@ is already its word: the example ends here); with ``anbn`` it is ``b``, with ``a
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from rexbench.tasks.icl_members import MEMBERS, Member
 from rexbench.tasks.probes import Probe, ProbeSet
@@ -55,7 +56,7 @@ def foil(member: Member, query: str, members: list[Member], cap: int) -> str:
 
 
 @lru_cache(maxsize=None)
-def build_probe_set(task) -> ProbeSet:
+def build_probe_set(task: Any) -> ProbeSet:
     """The probe set of an ICL task (cached per task object)."""
     cap = task.size
     rng = split_rng(task, "icl_probes")
