@@ -81,14 +81,14 @@ def full_grid() -> list[GridRun]:
 
 
 # The in-context-learning part (docs/ICL.md), run alone with `rexbench reproduce --icl`:
-# the Transformer on the two arms and the control, and the anti-ICL regime on arm B (where
+# the Transformer and the LSTM on the two arms and the control, and the Transformer's anti-ICL regime on arm B (where
 # it can move the loss, by at most the bound of tasks/icl_bound.py) and on arm A (where it
 # cannot). Budgets: recipe.STEPS (provisional, measured in docs/ICL.md).
 ICL_TASKS: tuple[str, ...] = ("icl-single", "icl-rare", "icl-heavy")
 
 
 def icl_grid() -> list[GridRun]:
-    runs = [GridRun(task, "transformer") for task in ICL_TASKS]
+    runs = [GridRun(task, model) for model in ("transformer", "lstm") for task in ICL_TASKS]
     return runs + [GridRun(task, "transformer", "anti-icl") for task in ("icl-rare", "icl-single")]
 
 
@@ -225,15 +225,26 @@ def grid_status(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Seq
     return [{seed: existing_result(out, run, seed) for seed in seeds} for run in grid]
 
 
+def reference_names(task: str) -> list[str]:
+    """The reference rows scored on ``task``: every task's, plus the ICL pair on a task with
+    ICL probes (:mod:`rexbench.benchmark.icl_reference`)."""
+    from rexbench.benchmark.icl_reference import ICL_REFERENCE_MODELS
+    from rexbench.benchmark.reference import REFERENCE_MODELS
+    from rexbench.tasks import get_task
+    from rexbench.tasks.probes import probe_set
+
+    names = list(REFERENCE_MODELS)
+    return names + list(ICL_REFERENCE_MODELS) if probe_set(get_task(task)) is not None else names
+
+
 def reference_status(out: str | os.PathLike[str], tasks: Sequence[str], seeds: Sequence[int]) -> dict[tuple[str, str, int], bool]:
     """(task, reference model, seed) -> is its result already in ``out`` and valid?"""
     from rexbench.benchmark.errors import ResultError
-    from rexbench.benchmark.reference import REFERENCE_MODELS
     from rexbench.benchmark.results import load_result, result_filename
 
     status = {}
     for task in tasks:
-        for name in REFERENCE_MODELS:
+        for name in reference_names(task):
             for seed in seeds:
                 path = Path(out) / result_filename(task, name, seed)
                 try:
