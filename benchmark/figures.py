@@ -131,3 +131,38 @@ def capability_png(task: str, runs: dict[str, list[dict]], optimal_val: float) -
     fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def icl_png(tasks: dict[str, list[Row]]) -> bytes:
+    """ICL accuracy against k: one panel per ICL task, one line per model (mean over seeds,
+    95% interval as error bars), its excess loss in the legend and δ = P(m ≥ 2) in the title;
+    the exact chance and Bayes-optimal levels dashed."""
+    from rexbench.benchmark.icl_board import delta_of, icl_summary, shots
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.0 * len(tasks), 4.2), dpi=100, squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, (task, rows) in zip(axes[0], tasks.items(), strict=True):
+        ks = shots(rows[0])
+        first = rows[0].results[0]["icl"]
+        for level, style in (("chance", ":"), ("bayes", "--")):
+            ax.plot(ks, [first[level][f"icl_accuracy@{k}"] for k in ks], color="grey", linestyle=style,
+                    linewidth=1, label="Bayes-optimal" if level == "bayes" else "chance")
+        for i, row in enumerate(rows):
+            sums = [icl_summary(row, f"icl_accuracy@{k}") for k in ks]
+            means = [s.mean for s in sums]
+            err = [[s.mean - s.lo for s in sums], [s.hi - s.mean for s in sums]] if row.seeds > 1 else None
+            ex = row.summary("excess_loss")
+            ax.errorbar(ks, means, yerr=err, color=cmap(i % 10), marker="o", markersize=4, linewidth=1.2, capsize=3,
+                        label=f"{row.model} (excess {ex.mean:.4f}, n={row.seeds})")
+        ax.set_xticks(ks)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("k (examples before the query)")
+        ax.set_ylabel("icl_accuracy@k (greedy)")
+        ax.set_title(f"{task}: δ = P(m ≥ 2) = {delta_of(task)}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

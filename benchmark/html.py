@@ -230,6 +230,11 @@ def render_html(results: list[dict], links: dict[tuple, str], figures: dict[str,
                       markdown_html(held)]
         parts += [markdown_html(lb.identifiability_summary(rows)), _files_list(rows, links),
                   _figure((figures or {}).get(task), task)]
+    from rexbench.benchmark.icl_board import icl_section
+
+    icl = icl_section(grouped)
+    if icl:
+        parts += [markdown_html(icl), _figure((figures or {}).get("icl"), "ICL", "ICL accuracy against k")]
     if finetune:
         parts += [markdown_html(finetune_section(summarise(finetune))),
                   _figure((figures or {}).get("finetune"), "fine-tuning", "target excess loss over fine-tuning steps")]

@@ -449,6 +449,11 @@ def render(results: list[dict], figures: dict[str, str] | None = None, stores: l
         lines += ["", *identifiability_summary(rows)]
         if figures and task in figures:
             lines += ["", f"![per-seed excess loss vs headline on {task}]({figures[task]})"]
+    from rexbench.benchmark.icl_board import icl_section  # it builds on this module's rows
+
+    icl = icl_section(grouped, (figures or {}).get("icl"))
+    if icl:
+        lines += ["", *icl]
     if finetune:
         lines += ["", *finetune_section(summarise(finetune), (figures or {}).get("finetune"))]
     return "\n".join(lines) + "\n"

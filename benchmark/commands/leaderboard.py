@@ -16,6 +16,7 @@ from pathlib import Path
 from rexbench.benchmark.commands.common import output_dir_problem, output_file
 from rexbench.benchmark.fileio import atomic_write_bytes
 from rexbench.benchmark.finetune_board import FINETUNE_FIGURE
+from rexbench.benchmark.icl_board import ICL_FIGURE
 from rexbench.benchmark.leaderboard import (
     FIGURE_DIR,
     StoreError,
@@ -43,12 +44,21 @@ def _rel(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start if str(start) else ".")).as_posix()
 
 
+def icl_tasks(grouped: dict[str, list]) -> dict[str, list]:
+    """Tasks with rows that carry an ``icl`` block, and those rows."""
+    from rexbench.benchmark.icl_board import icl_rows
+
+    return {t: rows for t, rows in ((t, icl_rows(r)) for t, r in grouped.items()) if rows}
+
+
 def figure_dir(stores: list[Path], out: Path) -> Path:
     return stores[0] / FIGURE_DIR if len(stores) == 1 else out.parent / f"{out.stem}_figures"
 
 
-def figure_links(figures: Path, out: Path, tasks: list[str], finetune: bool = False) -> dict[str, str]:
+def figure_links(figures: Path, out: Path, tasks: list[str], finetune: bool = False, icl: bool = False) -> dict[str, str]:
     links = {t: _rel(figures / f"{t}.png", out.parent) for t in tasks}
+    if icl:
+        links["icl"] = _rel(figures / ICL_FIGURE, out.parent)
     if finetune:
         links["finetune"] = _rel(figures / FINETUNE_FIGURE, out.parent)
     return links
@@ -92,10 +102,13 @@ def board_texts(results: list[dict], paths: dict[tuple, Path], out: Path, html_o
     grouped = group_rows(results)
     links = {key: _rel(path, html_out.parent) for key, path in paths.items()}
     pngs = {t: figures / f"{t}.png" for t in grouped}
+    icl = icl_tasks(grouped)
+    if icl:
+        pngs["icl"] = figures / ICL_FIGURE
     if finetune:
         pngs["finetune"] = figures / FINETUNE_FIGURE
     return {
-        out: render(results, figure_links(figures, out, list(grouped), bool(finetune)), stores, finetune),
+        out: render(results, figure_links(figures, out, list(grouped), bool(finetune), bool(icl)), stores, finetune),
         html_out: render_html(results, links, pngs, stores, finetune),
     }
 
@@ -103,9 +116,12 @@ def board_texts(results: list[dict], paths: dict[tuple, Path], out: Path, html_o
 def write_leaderboard(results: list[dict], paths: dict[tuple, Path], out: Path, html_out: Path, figures: Path,
                       stores: list[str] | None = None, finetune: list[dict] | None = None) -> None:
     """Writes the figures, then the markdown and the page (each atomically)."""
-    from rexbench.benchmark.figures import finetune_png, write_figures  # matplotlib only when writing
+    from rexbench.benchmark.figures import finetune_png, icl_png, write_figures  # matplotlib only when writing
 
     write_figures(group_rows(results), figures)
+    icl = icl_tasks(group_rows(results))
+    if icl:
+        atomic_write_bytes(figures / ICL_FIGURE, icl_png(icl))
     if finetune:
         atomic_write_bytes(figures / FINETUNE_FIGURE, finetune_png(finetune))
     for path, text in board_texts(results, paths, out, html_out, figures, stores, finetune or []).items():
