@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rexbench.baselines.hosts import Hosts
 from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
 from rexbench.baselines.regimes import result_model_name
 
@@ -96,6 +97,15 @@ def quick_grid() -> list[GridRun]:
     runs = [GridRun(task, model, steps=QUICK_STEPS[model]) for task in QUICK_TASKS for model in BASELINES]
     runs += [GridRun("anbn", "transformer", regime, steps=QUICK_STEPS["transformer"]) for regime in ("oracle", "adversarial")]
     return runs
+
+
+def select_grid(grid: Sequence[GridRun], models: Sequence[str] | None = None, tasks: Sequence[str] | None = None,
+                steps: int | None = None) -> list[GridRun]:
+    """The runs of ``grid`` of ``models`` on ``tasks`` (None: all), each for ``steps`` if given."""
+    from dataclasses import replace
+
+    return [run if steps is None else replace(run, steps=steps) for run in grid
+            if (models is None or run.model in models) and (tasks is None or run.task in tasks)]
 
 
 def estimate_seconds(grid: Sequence[GridRun], seeds: Sequence[int]) -> float:
@@ -256,15 +266,17 @@ def reference_status(out: str | os.PathLike[str], tasks: Sequence[str], seeds: S
 
 
 def score_references(out: str | os.PathLike[str], tasks: Sequence[str], seeds: Sequence[int], *,
-                     log: Callable[[str], None] = print) -> int:
+                     log: Callable[[str], None] = print, share: tuple[int, int] = (0, 1)) -> int:
     """Scores every reference row (oracles, trivial policies, uniform) of ``tasks`` x ``seeds``
-    whose result is not in ``out`` yet; returns how many were scored."""
+    whose result is not in ``out`` yet; returns how many were scored. ``share`` = (i, P):
+    only every P-th row from the i-th, in a fixed order (process i of P)."""
     from rexbench.benchmark.loaders import load_model
     from rexbench.benchmark.results import write_result
     from rexbench.benchmark.score import score_model
     from rexbench.tasks import get_task
 
-    todo = [key for key, ok in reference_status(out, tasks, seeds).items() if not ok]
+    i, num = share
+    todo = [key for n, (key, ok) in enumerate(reference_status(out, tasks, seeds).items()) if n % num == i and not ok]
     for task, name, seed in todo:
         t0 = time.perf_counter()
         loaded = load_model(name, get_task(task))
@@ -286,26 +298,70 @@ def reproduce(
     log: Callable[[str], None] = print,
     capability_curve: bool = False,
     devices: int | None = None,
+    hosts: Hosts | None = None,
 ) -> dict[str, Any]:
     """Runs every (run, seed) of ``grid`` x ``seeds`` whose result is not already in ``out``
     (with ``progress``: a bar over the grid's runs and the scoring's bars), each run's seeds
-    over ``devices`` local devices (None = all)."""
+    over ``devices`` local devices (None = all). With ``hosts``, only this process's share
+    of the grid (:mod:`rexbench.baselines.hosts`), after checking that every process has the
+    same plan, and a barrier at the end (both when ``hosts.distributed``)."""
+    from rexbench.baselines.hosts import barrier, check_same_plan
     from rexbench.benchmark.progress import progress_bars
 
+    if hosts is not None and hosts.distributed:
+        check_same_plan(hosts, plan_digest_of(grid, seeds, recipe, hosts.num_processes))
     with progress_bars(progress):
-        return _reproduce(out, grid, seeds, recipe=recipe, progress=progress, save_checkpoints=save_checkpoints,
-                          log=log, capability_curve=capability_curve, devices=devices)
+        summary = _reproduce(out, grid, seeds, recipe=recipe, progress=progress, save_checkpoints=save_checkpoints,
+                             log=log, capability_curve=capability_curve, devices=devices, hosts=hosts)
+    if hosts is not None and hosts.distributed:
+        log(f"process {hosts.process_id}: share done; waiting for the other processes")
+        barrier("grid-done")
+        if hosts.process_id == 0:
+            log(f"all {hosts.num_processes} processes done. Unless {os.fspath(out)} is one shared directory, copy "
+                f"every host's results into it (e.g. rsync -a HOST:{os.fspath(out)}/ {os.fspath(out)}/), then: "
+                f"rexbench leaderboard --results {os.fspath(out)} --out {os.fspath(Path(out) / 'leaderboard.md')}")
+    return summary
+
+
+def plan_digest_of(grid: Sequence[GridRun], seeds: Sequence[int], recipe: Recipe, num_processes: int) -> str:
+    """What every process of a many-host grid must agree on, hashed."""
+    from rexbench.baselines.hosts import plan_digest
+    from rexbench.benchmark import __version__
+    from rexbench.tasks import SUITE_VERSION
+
+    return plan_digest({
+        "suite": SUITE_VERSION, "harness": __version__, "processes": num_processes, "seeds": list(seeds),
+        "recipe": recipe.as_dict(), "runs": [[r.task, r.model, r.regime, r.planned_steps] for r in grid],
+    })
+
+
+def grid_share(grid: Sequence[GridRun], seeds: Sequence[int], hosts: Hosts | None) -> list[GridRun]:
+    """This process's runs: :func:`rexbench.baselines.hosts.split` of the estimated times."""
+    if hosts is None:
+        return list(grid)
+    from rexbench.baselines.hosts import split
+
+    shares = split([estimate_seconds([run], seeds) for run in grid], hosts.num_processes)
+    return [grid[i] for i in shares[hosts.process_id]]
 
 
 def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequence[int], *, recipe: Recipe,
                progress: bool, save_checkpoints: bool, log: Callable[[str], None],
-               capability_curve: bool = False, devices: int | None = None) -> dict[str, Any]:
+               capability_curve: bool = False, devices: int | None = None,
+               hosts: Hosts | None = None) -> dict[str, Any]:
     from rexbench.benchmark.progress import bar
 
     t0 = time.perf_counter()
     summary: dict[str, Any] = {"trained": [], "skipped": []}
     tasks = sorted({run.task for run in grid}, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else len(TASK_ORDER))
-    summary["references"] = score_references(out, tasks, seeds, log=log)
+    share = (0, 1) if hosts is None else (hosts.process_id, hosts.num_processes)
+    summary["references"] = score_references(out, tasks, seeds, log=log, share=share)
+    mine = grid_share(grid, seeds, hosts)
+    if hosts is not None:
+        log(f"process {hosts.process_id} of {hosts.num_processes}: {len(mine)} of {len(grid)} runs, about "
+            f"{estimate_seconds(mine, seeds) / 60:.0f} of {estimate_seconds(grid, seeds) / 60:.0f} min of the grid: "
+            + ", ".join(run.label() for run in mine))
+    grid = mine
     status = grid_status(out, grid, seeds)
     todo_runs = [run for run, st in zip(grid, status) if not all(ok for ok, _ in st.values())]
     log(f"{len(todo_runs)} of {len(grid)} runs to do; estimated {estimate_seconds(todo_runs, seeds) / 60:.0f} min "

@@ -11,6 +11,11 @@ For each model, at batch 128 on one task's fixed width (default anbn: 66 tokens)
   sequential runs pay one compile per run, as separate ``rexbench train`` calls would);
 * the cost of one full ``val`` evaluation (1,000 sequences) per seed.
 
+``--devices N`` instead times ``--seeds`` seeds on 1 local device and split over ``N``
+(``jax.shard_map`` over the seed axis, as ``rexbench train --devices N``); on CPU the N
+devices are virtual (``--xla_force_host_platform_device_count=N``, set here before JAX
+starts), i.e. N XLA CPU clients sharing this machine's cores.
+
 ``--curves`` instead runs the recipe (vmapped seeds, validation every K steps) for
 ``--curve-steps`` steps and prints excess val loss (val_loss - optimal val loss) per
 checkpoint: the measurements behind ``rexbench.baselines.recipe.STEPS`` (docs/RECIPE.md).
@@ -19,15 +24,21 @@ checkpoint: the measurements behind ``rexbench.baselines.recipe.STEPS`` (docs/RE
     python scripts/bench_train.py --models transformer lstm --steps 20
     python scripts/bench_train.py --models mamba --seeds 1 --hyper d_state=16 d_model=64
     python scripts/bench_train.py --curves --models lstm --tasks anbn dyck --seeds 3 --curve-steps 2000
+    python scripts/bench_train.py --devices 2 --models transformer lstm linear --seeds 4
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+if "--devices" in sys.argv:  # the virtual CPU device count is read once, when JAX starts its backends
+    from rexbench.baselines.sharding import SPMD_FLAG, add_xla_flags, host_device_flag
+
+    add_xla_flags(host_device_flag(int(sys.argv[sys.argv.index("--devices") + 1])), SPMD_FLAG)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -36,14 +47,16 @@ import numpy as np  # noqa: E402
 from rexbench.baselines.data import BatchStream, load_task_data, pad_to_multiple  # noqa: E402
 from rexbench.baselines.models.registry import MODELS  # noqa: E402
 from rexbench.baselines.recipe import DEFAULT  # noqa: E402
+from rexbench.baselines.sharding import SeedMesh  # noqa: E402
 from rexbench.baselines.train import VAL_BATCH, _val_loss, init_params, train, train_step  # noqa: E402
 from rexbench.tasks import get_split, get_task  # noqa: E402
 
 REPEATS = 3  # timings are the median of this many runs (this VM's speed fluctuates)
 
 
-def fused_loop(graphdef, tx, seed_axis: str):
-    """Single-program training loop over S stacked seeds (no validation), as in rexbench.baselines.train."""
+def fused_loop(graphdef, tx, seed_axis: str, mesh: SeedMesh | None = None):
+    """Single-program training loop over S stacked seeds (no validation), as in rexbench.baselines.train;
+    with a ``mesh`` of several devices, under ``shard_map`` over the seed axis."""
 
     def run(params, opt_state, train_arr, idx_SKB):
         def one_seed(args):
@@ -59,18 +72,25 @@ def fused_loop(graphdef, tx, seed_axis: str):
         stacked = (params, opt_state, idx_SKB)
         return jax.vmap(one_seed)(stacked) if seed_axis == "vmap" else jax.lax.map(one_seed, stacked)
 
+    if mesh is not None and mesh.sharded:
+        run = mesh.shard(run, (True, True, False, True))
     return jax.jit(run)
 
 
-def time_seeds(name: str, data, seeds: list[int], steps: int, seed_axis: str = "map", **hyper) -> tuple[float, float]:
-    """(compile seconds, seconds per step) of ``seeds`` trained together."""
+def time_seeds(name: str, data, seeds: list[int], steps: int, seed_axis: str = "map", devices: int = 1,
+               **hyper) -> tuple[float, float]:
+    """(compile seconds, seconds per step) of ``seeds`` trained together over ``devices``."""
     graphdef, params = init_params(name, data.vocab_size, seeds, **hyper)
     tx = DEFAULT.optimizer()
     opt_state = jax.vmap(tx.init)(params)
     streams = [BatchStream(s, len(data.train), DEFAULT.batch_size) for s in seeds]
     idx = jnp.asarray(np.stack([s.take(steps) for s in streams]))
     train_arr = jnp.asarray(data.train)
-    run = fused_loop(graphdef, tx, seed_axis)
+    mesh = SeedMesh(len(seeds), devices)
+    if mesh.sharded:
+        params, opt_state, idx = mesh.put_stacked((params, opt_state, idx))
+        train_arr = mesh.put_replicated(train_arr)
+    run = fused_loop(graphdef, tx, seed_axis, mesh)
     t0 = time.perf_counter()
     compiled = run.lower(params, opt_state, train_arr, idx).compile()
     t_compile = time.perf_counter() - t0
@@ -125,6 +145,22 @@ def bench(args: argparse.Namespace) -> None:
     print(f"\n'incl. compile': {S} sequential runs of {args.budget_steps} steps, one compile each, vs one joint run")
 
 
+def scaling(args: argparse.Namespace) -> None:
+    data = load_task_data(get_task(args.task))
+    S, N = args.seeds, args.devices
+    print(f"jax {jax.__version__}, {jax.local_device_count()} local {jax.local_devices()[0].platform} devices, "
+          f"{os.cpu_count()} CPUs; task {args.task}, {S} seeds (lax.map), batch {DEFAULT.batch_size}, {args.steps} fused steps\n")
+    header = ("model", "ms/seed-step, 1 device", f"ms/seed-step, {N} devices", "speed-up", "load avg")
+    print(" | ".join(header))
+    print(" | ".join("-" * len(h) for h in header))
+    for name in args.models:
+        load0 = os.getloadavg()[0]
+        _, one = time_seeds(name, data, list(range(S)), args.steps, "map", 1, **args.hyper)
+        _, many = time_seeds(name, data, list(range(S)), args.steps, "map", N, **args.hyper)
+        print(f"{name} | {one / S * 1e3:.1f} | {many / S * 1e3:.1f} | {one / many:.2f}x | "
+              f"{load0:.1f}-{os.getloadavg()[0]:.1f}", flush=True)
+
+
 def curves(args: argparse.Namespace) -> None:
     seeds = list(range(args.seeds))
     for task_name in args.tasks:
@@ -152,6 +188,7 @@ def main() -> None:
     p.add_argument("--tasks", nargs="+", default=["anbn", "dyck"])
     p.add_argument("--curve-steps", type=int, default=2000)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--devices", type=int, default=None, help="time --seeds seeds on 1 vs this many local devices")
     p.add_argument("--hyper", nargs="*", default=[], metavar="KEY=INT",
                    help="model constructor overrides, e.g. --models mamba --hyper d_state=16 d_model=64")
     args = p.parse_args()
@@ -159,7 +196,9 @@ def main() -> None:
         args.hyper = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.hyper)}
     except ValueError:
         p.error(f"--hyper takes KEY=INT pairs, got {args.hyper}")
-    curves(args) if args.curves else bench(args)
+    if args.devices is not None and not 1 <= args.devices <= jax.local_device_count():
+        p.error(f"--devices {args.devices}: {jax.local_device_count()} local devices")
+    curves(args) if args.curves else scaling(args) if args.devices else bench(args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from rexbench.benchmark.commands.common import output_dir, output_dir_problem, positive_int, seed_list
+from rexbench.benchmark.commands.scaleout import add_devices_argument, add_grid_filters, add_host_arguments, start
 
 CACHE_ENV = "REXBENCH_JAX_CACHE"
 BASELINE_NAMES = ("transformer", "lstm", "linear", "mamba", "xlstm")  # checked against the registry at run time
@@ -86,32 +87,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-checkpoints", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--capability-curve", action="store_true", help=CURVE_HELP)
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help="every run's budget (smoke tests; default: the grid's; results record their budget)")
+    add_grid_filters(p, BASELINE_NAMES)
     add_devices_argument(p)
+    add_host_arguments(p)
     p.set_defaults(func=cmd_reproduce)
     register_checkpoint_loaders()
-
-
-def add_devices_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--devices", type=positive_int, default=None,
-                   help="local devices that share each run's seeds (default: all; results do not depend on it)")
-
-
-def start_devices(command: str, devices: int | None) -> str | None:
-    """Prepares XLA for ``devices`` before JAX starts its backends, then checks the count
-    against this process's local devices; returns the one-line error, if any.
-
-    The upper bound cannot be checked at parse time: counting devices starts JAX's
-    backends, after which neither XLA_FLAGS nor ``jax.distributed.initialize`` take effect.
-    """
-    from rexbench.baselines.sharding import SPMD_FLAG, DeviceCountError, add_xla_flags, check_devices
-
-    if devices != 1:
-        add_xla_flags(SPMD_FLAG)  # bit-identical seeds across device counts (docs/RECIPE.md)
-    try:
-        check_devices(devices)
-    except DeviceCountError as err:
-        return f"rexbench {command}: error: argument {err}"
-    return None
 
 
 def _check_names(model: str, task: str, regime: str) -> str | None:
@@ -137,7 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if error:
         print(f"rexbench train: {error}", file=sys.stderr)
         return 2
-    error = start_devices("train", args.devices)
+    error, _ = start("train", args.devices)
     if error:
         print(error, file=sys.stderr)
         return 2
@@ -165,9 +147,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         icl_grid,
         quick_grid,
         reproduce,
+        select_grid,
     )
 
-    grid = icl_grid() if args.icl else quick_grid() if args.quick else full_grid()
+    grid = select_grid(icl_grid() if args.icl else quick_grid() if args.quick else full_grid(), args.models, args.tasks, args.steps)
+    if not grid:
+        print("rexbench reproduce: no run of the grid has those --models and --tasks", file=sys.stderr)
+        return 2
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
     out = args.out or Path("runs") / ("icl" if args.icl else "quick" if args.quick else "grid")
     problem = output_dir_problem(out)
@@ -175,20 +161,38 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"rexbench reproduce: --out {out}: {problem}", file=sys.stderr)
         return 2
     if args.dry_run:
+        from rexbench.baselines.hosts import HostError, resolve, split
+
+        try:
+            hosts = resolve(args.coordinator, args.num_processes, args.process_id)
+        except HostError as err:
+            print(f"rexbench reproduce: {err}", file=sys.stderr)
+            return 2
+        owner = {}
+        if hosts is not None:  # which process of P takes each run (the same split as the real run)
+            for p, share in enumerate(split([estimate_seconds([run], seeds) for run in grid], hosts.num_processes)):
+                owner.update({i: f" [process {p}]" for i in share})
         print(f"store: {out.as_posix()}")
-        for run, status in zip(grid, grid_status(out, grid, seeds)):
+        for i, (run, status) in enumerate(zip(grid, grid_status(out, grid, seeds))):
             todo = [seed for seed, (ok, _) in status.items() if not ok]
-            print(f"{run.label()}: {'to do: seeds ' + ','.join(map(str, todo)) if todo else 'done'}")
+            print(f"{run.label()}{owner.get(i, '')}: {'to do: seeds ' + ','.join(map(str, todo)) if todo else 'done'}")
         print(f"whole grid: about {estimate_seconds(grid, seeds) / 60:.0f} min on the 2-core reference CPU")
         return 0
-    error = start_devices("reproduce", args.devices)
+    error, hosts = start("reproduce", args.devices, {
+        "coordinator": args.coordinator, "num_processes": args.num_processes, "process_id": args.process_id})
     if error:
         print(error, file=sys.stderr)
         return 2
     enable_compilation_cache()
     from tqdm.auto import tqdm
 
-    reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints,
-              log=print if args.no_progress else tqdm.write, capability_curve=args.capability_curve,
-              devices=args.devices)
+    from rexbench.baselines.hosts import HostError
+
+    try:
+        reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints,
+                  log=print if args.no_progress else tqdm.write, capability_curve=args.capability_curve,
+                  devices=args.devices, hosts=hosts)
+    except HostError as err:
+        print(f"rexbench reproduce: {err}", file=sys.stderr)
+        return 2
     return 0
