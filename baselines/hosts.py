@@ -19,6 +19,11 @@ variables :data:`ENV`). It then
    same command resumes its own share and redoes nothing of the others';
 5. waits at a barrier for all processes; process 0 then says how to build the leaderboard.
 
+If a process dies, JAX's coordination service notices within its heartbeat timeout (100 s)
+and ends the others too (at the barrier with a one-line error, or mid-run): every result
+already written stays, and rerunning the same command on every host resumes each share --
+only the missing results are redone (the run in progress when a process stopped included).
+
 The runtime carries only the digest and the barrier: runs never communicate. A share can
 also be rerun alone, without a coordinator (``--num-processes P --process-id I``): same
 share, no runtime, no check.
@@ -120,8 +125,7 @@ def initialize(hosts: Hosts) -> None:
         jax.distributed.initialize(coordinator_address=hosts.coordinator, num_processes=hosts.num_processes,
                                    process_id=hosts.process_id, initialization_timeout=CHECK_TIMEOUT_MS // 1000)
     except Exception as err:  # the runtime's errors are long C++ status texts: keep the first line
-        raise HostError(f"jax.distributed.initialize at {hosts.coordinator} failed: "
-                        f"{str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}") from None
+        raise HostError(f"jax.distributed.initialize at {hosts.coordinator} failed: {_first_line(err)}") from None
 
 
 def _client() -> Any:
@@ -135,17 +139,33 @@ def _client() -> Any:
     return client
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def check_same_plan(hosts: Hosts, digest: str) -> None:
     """Publishes this process's digest and compares it with every other process's."""
     client = _client()
-    client.key_value_set(f"rexbench/plan/{hosts.process_id}", digest)
-    others = {p: client.blocking_key_value_get(f"rexbench/plan/{p}", CHECK_TIMEOUT_MS)
-              for p in range(hosts.num_processes)}
+    try:
+        client.key_value_set(f"rexbench/plan/{hosts.process_id}", digest)
+        others = {p: client.blocking_key_value_get(f"rexbench/plan/{p}", CHECK_TIMEOUT_MS)
+                  for p in range(hosts.num_processes)}
+    except Exception as err:  # the runtime's status texts are long: keep the first line
+        raise HostError(f"process {hosts.process_id}: the other processes' plans did not arrive: "
+                        f"{_first_line(err)}") from None
     differ = [p for p, d in others.items() if d != digest]
     if differ:
         raise HostError(f"process {hosts.process_id}: processes {differ} have another grid (seeds, runs, steps "
                         "or rexbench version); every process must run the same command")
 
 
-def barrier(name: str, timeout_ms: int = DONE_TIMEOUT_MS) -> None:
-    _client().wait_at_barrier(f"rexbench/{name}", timeout_ms)
+def barrier(hosts: Hosts, name: str, timeout_ms: int = DONE_TIMEOUT_MS) -> None:
+    """Waits for every process; a process that died makes it fail (after the runtime's
+    heartbeat timeout, 100 s) with a one-line HostError."""
+    try:
+        _client().wait_at_barrier(f"rexbench/{name}", timeout_ms)
+    except Exception as err:
+        raise HostError(f"process {hosts.process_id}: its share is done, but another process failed "
+                        f"({_first_line(err)}); rerun the same command on every host: finished results "
+                        "are kept and only the missing ones are redone") from None

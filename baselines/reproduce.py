@@ -158,7 +158,8 @@ def train_and_score(
     run = train(model, task_obj, seeds, steps=steps, regime=regime, recipe=recipe, progress=progress,
                 capability_curve=capability_curve, devices=devices)
     on = f" on {run.devices_used} devices" if run.devices_used > 1 else ""
-    log(f"trained {name} ({run.parameters:,} parameters) on {task}: {run.steps} steps x {len(run.seeds)} seeds{on} in {run.wall_seconds:.1f} s "
+    log(f"trained {name} ({run.parameters:,} parameters) on {task}: {run.steps} steps x {len(run.seeds)} seeds{on} "
+        f"in {run.wall_seconds:.1f} s "
         f"({run.compile_seconds:.1f} s compiling)")
     results = []
     for i, seed in enumerate(run.seeds):
@@ -315,7 +316,7 @@ def reproduce(
                              log=log, capability_curve=capability_curve, devices=devices, hosts=hosts)
     if hosts is not None and hosts.distributed:
         log(f"process {hosts.process_id}: share done; waiting for the other processes")
-        barrier("grid-done")
+        barrier(hosts, "grid-done")
         if hosts.process_id == 0:
             log(f"all {hosts.num_processes} processes done. Unless {os.fspath(out)} is one shared directory, copy "
                 f"every host's results into it (e.g. rsync -a HOST:{os.fspath(out)}/ {os.fspath(out)}/), then: "

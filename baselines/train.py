@@ -256,7 +256,9 @@ def train(
     ``steps`` defaults to the task's budget (:data:`rexbench.baselines.recipe.STEPS`). Validation
     runs after every ``recipe.eval_every`` steps and after the last one. ``seed_axis``:
     see :func:`make_chunk_fn`. ``devices``: how many local devices share the seeds (None:
-    all of them; see :mod:`rexbench.baselines.sharding`); a seed's numbers do not depend on it.
+    all of them; see :mod:`rexbench.baselines.sharding`); a seed's numbers do not depend on it
+    -- bit for bit with ``lax.map`` when ``XLA_FLAGS`` holds
+    :data:`rexbench.baselines.sharding.SPMD_FLAG` before JAX starts (the CLI sets it).
     ``capability_curve``: also score every seed's current parameters at every validation
     point with the headline family (:mod:`rexbench.baselines.capability_curve`; host-side
     greedy decodes, not compiled into the chunk).
@@ -296,7 +298,8 @@ def train(
     if seed_mesh.sharded:  # the seed-stacked state split over the mesh, the data on every device
         params, opt_state, best_params, best_val, best_step = seed_mesh.put_stacked(
             (params, opt_state, best_params, best_val, best_step))
-        train_dev, val_dev, extra_tokens, extra_mask = seed_mesh.put_replicated((train_dev, val_dev, extra_tokens, extra_mask))
+        train_dev, val_dev, extra_tokens, extra_mask = seed_mesh.put_replicated(
+            (train_dev, val_dev, extra_tokens, extra_mask))
     chunk_jit = make_chunk_fn(graphdef, tx, recipe.regime_weight, extra is not None, seed_axis, seed_mesh)
     compiled: dict[int, Any] = {}
     compile_seconds = 0.0

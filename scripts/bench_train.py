@@ -149,7 +149,8 @@ def scaling(args: argparse.Namespace) -> None:
     data = load_task_data(get_task(args.task))
     S, N = args.seeds, args.devices
     print(f"jax {jax.__version__}, {jax.local_device_count()} local {jax.local_devices()[0].platform} devices, "
-          f"{os.cpu_count()} CPUs; task {args.task}, {S} seeds (lax.map), batch {DEFAULT.batch_size}, {args.steps} fused steps\n")
+          f"{os.cpu_count()} CPUs; task {args.task}, {S} seeds (lax.map), batch {DEFAULT.batch_size}, "
+          f"{args.steps} fused steps\n")
     header = ("model", "ms/seed-step, 1 device", f"ms/seed-step, {N} devices", "speed-up", "load avg")
     print(" | ".join(header))
     print(" | ".join("-" * len(h) for h in header))

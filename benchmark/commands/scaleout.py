@@ -21,7 +21,8 @@ def add_host_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("several hosts (one process per host; see README 'Scale-out')")
     g.add_argument("--coordinator", type=address, default=None,
                    help="ADDR:PORT of process 0's coordinator (or $REXBENCH_COORDINATOR)")
-    g.add_argument("--num-processes", type=positive_int, default=None, help="processes in all (or $REXBENCH_NUM_PROCESSES)")
+    g.add_argument("--num-processes", type=positive_int, default=None,
+                   help="processes in all (or $REXBENCH_NUM_PROCESSES)")
     g.add_argument("--process-id", type=process_id, default=None, help="this process, 0..P-1 (or $REXBENCH_PROCESS_ID)")
 
 
@@ -54,7 +55,8 @@ def name_list(valid: tuple[str, ...], what: str):
         names = [n.strip() for n in text.split(",") if n.strip()]
         bad = [n for n in names if n not in valid]
         if not names or bad:
-            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(bad) or repr(text)}; valid: {', '.join(valid)}")
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(bad) or repr(text)}; valid: {', '.join(valid)}")
         return names
     return parse
 

@@ -194,5 +194,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                   devices=args.devices, hosts=hosts)
     except HostError as err:
         print(f"rexbench reproduce: {err}", file=sys.stderr)
+        if hosts is not None and hosts.distributed:
+            # A failed peer makes the runtime's client abort this process at exit with a
+            # C++ stack trace; results are written atomically, so leave now, message last.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(2)
         return 2
     return 0
