@@ -85,10 +85,10 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"{path}: {META_FILE} is not a JSON object")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}, expected {FORMAT!r}")
-    from rexbench.baselines.models.registry import MODELS
+    from rexbench.baselines.models.registry import MODEL_NAMES
 
-    if meta.get("model") not in MODELS:
-        raise CheckpointError(f"{path}: model {meta.get('model')!r} is not a baseline; valid: {', '.join(MODELS)}")
+    if meta.get("model") not in MODEL_NAMES:
+        raise CheckpointError(f"{path}: model {meta.get('model')!r} is not a baseline; valid: {', '.join(MODEL_NAMES)}")
     if not isinstance(meta.get("vocab_size"), int) or not isinstance(meta.get("hyper", {}), dict):
         raise CheckpointError(f"{path}: {META_FILE} needs an integer vocab_size and a hyper object")
     return meta

@@ -105,6 +105,13 @@ class Recipe:
 
 DEFAULT = Recipe()
 
+# The rule-extrapolation code's optimiser setting (issue #13's anchors): AdamW at lr 0.002
+# with inverse-square-root decay and batch 128. DEFAULT's schedule already is warm-up then
+# inverse-sqrt, so only the peak differs; the anchors' warm-up length, betas and clipping
+# are not reproduced (DEFAULT's are kept). Not used by `rexbench train`, which trains
+# every model, the -rulex configurations included, with DEFAULT.
+RULEX = DEFAULT.replace(peak_lr=2e-3)
+
 
 def steps_for(task: str) -> int:
     """The step budget of ``task`` (:data:`STEPS`); KeyError lists the known tasks."""

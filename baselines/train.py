@@ -14,7 +14,9 @@ devices, the stacked seeds are split over them (``devices``; :mod:`rexbench.base
 
 Determinism: seed ``s`` initialises from ``jax.random.fold_in(jax.random.key(s), 0)``
 and draws its batch order from ``numpy.random.default_rng(s)`` (a regime's extra batches
-from ``default_rng([s, 1])``); nothing else is random, and no global state is used. A
+from ``default_rng([s, 1])``); a model with dropout draws the masks of its update at
+0-based step ``t`` from ``fold_in(fold_in(key(s), 2), t)`` (:func:`step_dropout_key`;
+unused by a model without dropout, whose numbers are unchanged by it); nothing else is random, and no global state is used. A
 seed's numbers do not depend on which other seeds it is trained with (up to float
 reassociation, ~1e-6), nor on how many devices trained it (bit-identical with ``lax.map``).
 """
@@ -34,6 +36,7 @@ import optax
 from flax import nnx
 
 from rexbench.baselines.data import BatchStream, TaskData, load_task_data, pad_to_multiple
+from rexbench.baselines.models.dropout import active_dropout
 from rexbench.baselines.models.registry import count_params, init_states
 from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
 from rexbench.baselines.regimes import RegimeData, check_regime, regime_data
@@ -44,12 +47,24 @@ from rexbench.tasks import PAD, Task, get_task
 PyTree = Any
 INIT_STREAM = 0  # fold_in index of the init key
 REGIME_STREAM = 1  # second entry of the regime batch-order seed
+DROPOUT_STREAM = 2  # fold_in index of the dropout key (then folded with the step)
 VAL_BATCH = 250  # val rows per forward pass inside the eval (divides the 1,000 val rows)
 
 
 # --------------------------------------------------------------------------- keys
 def init_key(seed: int) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed), INIT_STREAM)
+
+
+def dropout_key(seed: int) -> jax.Array:
+    """Raw (uint32) data of seed ``seed``'s dropout key; raw so that it crosses jit,
+    ``lax.map`` and ``shard_map`` as a plain array."""
+    return jax.random.key_data(jax.random.fold_in(jax.random.key(seed), DROPOUT_STREAM))
+
+
+def step_dropout_key(key_data: jax.Array, step: jax.Array | int) -> jax.Array:
+    """The key of the masks of the update at 0-based ``step``, from :func:`dropout_key`'s data."""
+    return jax.random.fold_in(jax.random.wrap_key_data(key_data), step)
 
 
 def init_params(model_name: str, vocab_size: int, seeds: Sequence[int], **hyper: Any) -> tuple[nnx.GraphDef, nnx.State]:
@@ -66,14 +81,18 @@ def nll_sum_count(logits_BTV: jax.Array, targets_BT: jax.Array, mask_BT: jax.Arr
     return nll_BT.sum(), mask_BT.sum(dtype=jnp.int32)
 
 
-def sequence_loss(graphdef: nnx.GraphDef, params: nnx.State, tokens_BW: jax.Array, mask_BT: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+def sequence_loss(graphdef: nnx.GraphDef, params: nnx.State, tokens_BW: jax.Array, mask_BT: jax.Array | None = None,
+                  rngs: nnx.Rngs | None = None) -> tuple[jax.Array, jax.Array]:
     """(sum, count) of the NLL of ``tokens_BW`` (inputs ``[:, :-1]``, targets ``[:, 1:]``).
 
     Default mask: every target that is not PAD (i.e. every token after SOS through EOS).
+    ``rngs``: dropout on (train mode) for a model that has any; None = deterministic.
     """
     inputs_BT, targets_BT = tokens_BW[:, :-1], tokens_BW[:, 1:]
     mask_BT = targets_BT != PAD if mask_BT is None else mask_BT
-    logits_BTV = nnx.merge(graphdef, params)(inputs_BT)
+    model = nnx.merge(graphdef, params)
+    # only a model with dropout sites takes the keyword (trace-time check, not traced)
+    logits_BTV = model(inputs_BT, rngs=rngs) if rngs is not None and active_dropout(model) else model(inputs_BT)
     return nll_sum_count(logits_BTV, targets_BT, mask_BT)
 
 
@@ -88,13 +107,16 @@ def training_loss(
     extra_tokens: jax.Array | None = None,
     extra_mask: jax.Array | None = None,
     regime_weight: float = 1.0,
+    key: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """(objective, mean train NLL): mean NLL of the batch, plus ``regime_weight`` x the mean
-    NLL over the completion positions of the regime's extra batch (when given)."""
-    main = _mean(*sequence_loss(graphdef, params, tokens_BW))
+    NLL over the completion positions of the regime's extra batch (when given). ``key``:
+    the step's dropout key (:func:`step_dropout_key`); None = no dropout."""
+    rngs = None if key is None else nnx.Rngs(dropout=key)  # one stream: every mask of the step differs
+    main = _mean(*sequence_loss(graphdef, params, tokens_BW, rngs=rngs))
     loss = main
     if extra_tokens is not None:
-        loss = loss + regime_weight * _mean(*sequence_loss(graphdef, params, extra_tokens, extra_mask))
+        loss = loss + regime_weight * _mean(*sequence_loss(graphdef, params, extra_tokens, extra_mask, rngs))
     return loss, main
 
 
@@ -107,11 +129,12 @@ def train_step(
     extra_tokens: jax.Array | None = None,
     extra_mask: jax.Array | None = None,
     regime_weight: float = 1.0,
+    key: jax.Array | None = None,
 ) -> tuple[nnx.State, PyTree, jax.Array, jax.Array]:
     """One update of one seed: returns (params, opt_state, objective, gradient global norm
-    before clipping)."""
+    before clipping). ``key``: the step's dropout key (None = no dropout)."""
     grad_fn = jax.value_and_grad(training_loss, argnums=1, has_aux=True)
-    (loss, _), grads = grad_fn(graphdef, params, tokens_BW, extra_tokens, extra_mask, regime_weight)
+    (loss, _), grads = grad_fn(graphdef, params, tokens_BW, extra_tokens, extra_mask, regime_weight, key)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss, optax.tree.norm(grads)
 
@@ -163,26 +186,29 @@ def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regi
     """
     seed_axis = resolve_seed_axis(seed_axis)
 
-    def chunk(params, opt_state, best_params, best_val, best_step, step_end, train, idx_SKB, extra_tokens, extra_mask, eidx_SKB, val_CBW):
+    def chunk(params, opt_state, best_params, best_val, best_step, step_end, train, idx_SKB, extra_tokens, extra_mask, eidx_SKB, val_CBW, dkey_S):
         def one_seed(args):
-            p, o, bp, bv, bs, idx_KB, eidx_KB = args
+            p, o, bp, bv, bs, idx_KB, eidx_KB, dkey = args
+            K = idx_KB.shape[0]
+            step_K = step_end - K + jnp.arange(K, dtype=jnp.int32)  # 0-based index of each update
 
             def body(carry, xs):
                 p, o = carry
-                idx_B, eidx_B = xs
+                idx_B, eidx_B, step = xs
+                key = step_dropout_key(dkey, step)  # dead code for a model without dropout
                 if has_extra:
-                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, train[idx_B], extra_tokens[eidx_B], extra_mask[eidx_B], regime_weight)
+                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, train[idx_B], extra_tokens[eidx_B], extra_mask[eidx_B], regime_weight, key)
                 else:
-                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, train[idx_B])
+                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, train[idx_B], key=key)
                 return (p, o), (loss, gnorm)
 
-            (p, o), (loss_K, gnorm_K) = jax.lax.scan(body, (p, o), (idx_KB, eidx_KB))
+            (p, o), (loss_K, gnorm_K) = jax.lax.scan(body, (p, o), (idx_KB, eidx_KB, step_K))
             val = _val_loss(graphdef, p, val_CBW)
             better = val < bv  # NaN is never better
             bp = jax.tree.map(lambda n, b: jnp.where(better, n, b), p, bp)
             return p, o, bp, jnp.where(better, val, bv), jnp.where(better, step_end, bs), loss_K, gnorm_K, val
 
-        stacked = (params, opt_state, best_params, best_val, best_step, idx_SKB, eidx_SKB)
+        stacked = (params, opt_state, best_params, best_val, best_step, idx_SKB, eidx_SKB, dkey_S)
         if seed_axis == "vmap":
             return jax.vmap(one_seed)(stacked)
         return jax.lax.map(one_seed, stacked)
@@ -193,7 +219,7 @@ def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regi
 
 
 # Which arguments of the chunk carry the seed axis (the others are replicated on every device).
-CHUNK_STACKED = (True, True, True, True, True, False, False, True, False, False, True, False)
+CHUNK_STACKED = (True, True, True, True, True, False, False, True, False, False, True, False, True)
 
 
 # --------------------------------------------------------------------------- result
@@ -284,6 +310,7 @@ def train(
     S = len(seeds)
     best_val = jnp.full((S,), jnp.inf, jnp.float32)
     best_step = jnp.zeros((S,), jnp.int32)
+    dkeys = jnp.stack([dropout_key(s) for s in seeds])
 
     train_dev = jnp.asarray(data.train)
     val_dev = jnp.asarray(pad_to_multiple(data.val, VAL_BATCH).reshape(-1, VAL_BATCH, data.width))
@@ -296,8 +323,8 @@ def train(
         extra_streams = []
 
     if seed_mesh.sharded:  # the seed-stacked state split over the mesh, the data on every device
-        params, opt_state, best_params, best_val, best_step = seed_mesh.put_stacked(
-            (params, opt_state, best_params, best_val, best_step))
+        params, opt_state, best_params, best_val, best_step, dkeys = seed_mesh.put_stacked(
+            (params, opt_state, best_params, best_val, best_step, dkeys))
         train_dev, val_dev, extra_tokens, extra_mask = seed_mesh.put_replicated(
             (train_dev, val_dev, extra_tokens, extra_mask))
     chunk_jit = make_chunk_fn(graphdef, tx, recipe.regime_weight, extra is not None, seed_axis, seed_mesh)
@@ -324,7 +351,7 @@ def train(
             if seed_mesh.sharded:
                 idx, eidx = seed_mesh.put_stacked((idx, eidx))
             args = (params, opt_state, best_params, best_val, best_step, jnp.int32(done + k), train_dev, idx,
-                    extra_tokens, extra_mask, eidx, val_dev)
+                    extra_tokens, extra_mask, eidx, val_dev, dkeys)
             if k not in compiled:
                 t0 = time.perf_counter()
                 compiled[k] = chunk_jit.lower(*args).compile()

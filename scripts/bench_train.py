@@ -16,6 +16,15 @@ For each model, at batch 128 on one task's fixed width (default anbn: 66 tokens)
 devices are virtual (``--xla_force_host_platform_device_count=N``, set here before JAX
 starts), i.e. N XLA CPU clients sharing this machine's cores.
 
+``--rulex`` instead times the rule-extrapolation code's Transformer configuration
+(``transformer-rulex``) at its batch and sequence length: one seed, batch 128 x 66 tokens
+of anbn (words <= 64 symbols, plus SOS and EOS), dropout on (the run's step keys), the
+median per-step time of ``--steps`` compiled fused updates (``REPEATS`` timings); and one
+validation pass, defined as a greedy decode of every prompt split (``id_prompts``,
+``ood_prompts``, ``length_prompts``, the harness's ``greedy_split``, eval mode), timed
+cold (compiles included) and warm (median of ``REPEATS``). To hold against the original
+PyTorch code's 1.83 s per step and 19.8 s per validation pass on the 2-core reference CPU.
+
 ``--curves`` instead runs the recipe (vmapped seeds, validation every K steps) for
 ``--curve-steps`` steps and prints excess val loss (val_loss - optimal val loss) per
 checkpoint: the measurements behind ``rexbench.baselines.recipe.STEPS`` (docs/RECIPE.md).
@@ -25,6 +34,7 @@ checkpoint: the measurements behind ``rexbench.baselines.recipe.STEPS`` (docs/RE
     python scripts/bench_train.py --models mamba --seeds 1 --hyper d_state=16 d_model=64
     python scripts/bench_train.py --curves --models lstm --tasks anbn dyck --seeds 3 --curve-steps 2000
     python scripts/bench_train.py --devices 2 --models transformer lstm linear --seeds 4
+    python scripts/bench_train.py --rulex --steps 10
 """
 
 from __future__ import annotations
@@ -45,10 +55,18 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from rexbench.baselines.data import BatchStream, load_task_data, pad_to_multiple  # noqa: E402
-from rexbench.baselines.models.registry import MODELS  # noqa: E402
+from rexbench.baselines.models.registry import MODEL_NAMES, count_params, make_model  # noqa: E402
 from rexbench.baselines.recipe import DEFAULT  # noqa: E402
 from rexbench.baselines.sharding import SeedMesh  # noqa: E402
-from rexbench.baselines.train import VAL_BATCH, _val_loss, init_params, train, train_step  # noqa: E402
+from rexbench.baselines.train import (  # noqa: E402
+    VAL_BATCH,
+    _val_loss,
+    dropout_key,
+    init_params,
+    step_dropout_key,
+    train,
+    train_step,
+)
 from rexbench.tasks import get_split, get_task  # noqa: E402
 
 REPEATS = 3  # timings are the median of this many runs (this VM's speed fluctuates)
@@ -162,6 +180,60 @@ def scaling(args: argparse.Namespace) -> None:
               f"{load0:.1f}-{os.getloadavg()[0]:.1f}", flush=True)
 
 
+def rulex(args: argparse.Namespace) -> None:
+    """The ``--rulex`` timings (see the module docstring)."""
+    from rexbench.benchmark.capabilities import greedy_split
+    from rexbench.benchmark.protocol import as_model
+    from rexbench.tasks.splits import PROMPT_SPLITS
+
+    name, task = "transformer-rulex", get_task("anbn")
+    data = load_task_data(task)
+    load0 = os.getloadavg()
+    graphdef, params = init_params(name, data.vocab_size, [0])
+    params = jax.tree.map(lambda x: x[0], params)
+    tx = DEFAULT.optimizer()
+    idx = jnp.asarray(BatchStream(0, len(data.train), DEFAULT.batch_size).take(args.steps))
+    train_arr, dkey = jnp.asarray(data.train), dropout_key(0)
+
+    @jax.jit
+    def run(p, o, idx_KB):
+        def body(carry, xs):
+            idx_B, step = xs
+            p, o, loss, _ = train_step(graphdef, tx, *carry, train_arr[idx_B], key=step_dropout_key(dkey, step))
+            return (p, o), loss
+        return jax.lax.scan(body, (p, o), (idx_KB, jnp.arange(idx_KB.shape[0])))
+
+    opt = tx.init(params)
+    t0 = time.perf_counter()
+    compiled = run.lower(params, opt, idx).compile()
+    t_compile = time.perf_counter() - t0
+    jax.block_until_ready(compiled(params, opt, idx))
+    times = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(params, opt, idx))
+        times.append((time.perf_counter() - t0) / args.steps)
+    model = as_model(make_model(name, task.vocab_size, seed=0), task.vocab_size)
+    sizes = {s: len(get_split(task, s)) for s in PROMPT_SPLITS}
+
+    def validation() -> float:
+        t0 = time.perf_counter()
+        for split in PROMPT_SPLITS:
+            greedy_split(model, task, split, 0)
+        return time.perf_counter() - t0
+
+    cold = validation()
+    warm = float(np.median([validation() for _ in range(REPEATS)]))
+    print(f"jax {jax.__version__}, {os.cpu_count()} CPUs; {name} ({count_params(make_model(name, task.vocab_size)):,} "
+          f"parameters), anbn width {data.width}, batch {DEFAULT.batch_size}, dropout on")
+    print(f"train step: {float(np.median(times)):.4f} s median per step ({args.steps} fused steps x {REPEATS}; "
+          f"all {[round(t, 4) for t in times]}), compile {t_compile:.1f} s   [original: 1.83 s]")
+    print(f"validation pass (greedy decode of {sizes}): {warm:.2f} s warm (median of {REPEATS}), "
+          f"{cold:.2f} s cold incl. compiles   [original: 19.8 s]")
+    print(f"load average (1, 5, 15 min): before {tuple(round(x, 2) for x in load0)}, "
+          f"after {tuple(round(x, 2) for x in os.getloadavg())}")
+
+
 def curves(args: argparse.Namespace) -> None:
     seeds = list(range(args.seeds))
     for task_name in args.tasks:
@@ -180,12 +252,14 @@ def curves(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--models", nargs="+", default=["transformer", "lstm", "linear", "mamba", "xlstm"],
+                   choices=list(MODEL_NAMES))
     p.add_argument("--task", default="anbn")
     p.add_argument("--steps", type=int, default=20, help="fused steps per timing")
     p.add_argument("--budget-steps", type=int, default=250, help="run length for the speed-up incl. compile")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--curves", action="store_true", help="print validation curves instead of timings")
+    p.add_argument("--rulex", action="store_true", help="time transformer-rulex: a train step at 128 x 66 and a validation pass")
     p.add_argument("--tasks", nargs="+", default=["anbn", "dyck"])
     p.add_argument("--curve-steps", type=int, default=2000)
     p.add_argument("--quiet", action="store_true")
@@ -199,7 +273,9 @@ def main() -> None:
         p.error(f"--hyper takes KEY=INT pairs, got {args.hyper}")
     if args.devices is not None and not 1 <= args.devices <= jax.local_device_count():
         p.error(f"--devices {args.devices}: {jax.local_device_count()} local devices")
-    curves(args) if args.curves else scaling(args) if args.devices else bench(args)
+    if args.steps < 1:
+        p.error(f"--steps must be >= 1, got {args.steps}")
+    curves(args) if args.curves else rulex(args) if args.rulex else scaling(args) if args.devices else bench(args)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,15 @@ Use :func:`make_model` / :func:`init_state` from :mod:`rexbench.baselines.models
 from rexbench.baselines.models.linear import Linear
 from rexbench.baselines.models.lstm import LSTM
 from rexbench.baselines.models.mamba import Mamba
-from rexbench.baselines.models.registry import MODELS, count_params, init_state, init_states, make_model
+from rexbench.baselines.models.registry import CONFIGS, MODEL_NAMES, MODELS, count_params, init_state, init_states, make_model
 from rexbench.baselines.models.transformer import Transformer
 from rexbench.baselines.models.xlstm import XLSTM
 
 __all__ = [
     "LSTM",
+    "CONFIGS",
     "MODELS",
+    "MODEL_NAMES",
     "Linear",
     "XLSTM",
     "Mamba",

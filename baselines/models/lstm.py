@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rexbench.baselines.models.dropout import apply_dropout, check_rate, make_dropout
+
 PyTree = Any
 
 
@@ -61,6 +63,14 @@ class LSTM(nnx.Module):
     Defaults (embed 80, hidden 80, 2 layers) give 103,845 parameters at V=5.
     `max_len` is accepted for interface uniformity; a recurrent model has no
     length limit.
+
+    Dropout (both off by default; masks only in train mode and when ``rngs`` is passed,
+    :mod:`rexbench.baselines.models.dropout`; ``decode_step`` never draws):
+
+    * ``dropout``: on each layer's output that feeds the next layer (PyTorch's
+      ``nn.LSTM(dropout=...)``: between layers, not after the last);
+    * ``out_dropout``: on the last layer's output, before the head (the
+      rule-extrapolation code's ``LSTM_LLM``, whose ``nn.LSTM`` has no inter-layer dropout).
     """
 
     def __init__(
@@ -72,7 +82,11 @@ class LSTM(nnx.Module):
         embed_dim: int = 80,
         hidden_dim: int = 80,
         num_layers: int = 2,
+        dropout: float = 0.0,
+        out_dropout: float = 0.0,
     ):
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
         self.vocab_size = vocab_size
         self.max_len = max_len
         self.hidden_dim = hidden_dim
@@ -82,13 +96,19 @@ class LSTM(nnx.Module):
             [LSTMLayer(embed_dim if i == 0 else hidden_dim, hidden_dim, rngs=rngs) for i in range(num_layers)]
         )
         self.head = nnx.Linear(hidden_dim, vocab_size, rngs=rngs)
+        self.between_drop = make_dropout(check_rate(dropout))
+        self.out_drop = make_dropout(check_rate(out_dropout, "out_dropout"))
 
-    def __call__(self, tokens_BT: jax.Array) -> jax.Array:
-        """int32 [B,T] -> float32 logits [B,T,V]; causal by construction (left-to-right recurrence)."""
+    def __call__(self, tokens_BT: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
+        """int32 [B,T] -> float32 logits [B,T,V]; causal by construction (left-to-right recurrence).
+
+        ``rngs`` (with a ``dropout`` stream) turns dropout on; see the class docstring."""
         x_BTH = self.embed(tokens_BT)
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
+            if i > 0:
+                x_BTH = apply_dropout(self.between_drop, x_BTH, rngs)
             x_BTH = layer(x_BTH)
-        return self.head(x_BTH)
+        return self.head(apply_dropout(self.out_drop, x_BTH, rngs))
 
     def init_cache(self, batch_size: int, max_len: int) -> PyTree:
         """Zero recurrent state: {"h", "c"} each [L, B, H]; `max_len` is unused."""

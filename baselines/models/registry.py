@@ -1,4 +1,9 @@
-"""Name -> model class registry, construction helpers and parameter counting."""
+"""Name -> model class registry, named configurations, construction helpers and parameter counting.
+
+A model name is a class name of :data:`MODELS` or a configuration of :data:`CONFIGS`:
+``name -> (class name, hyperparameters)``, built as that class with those
+hyperparameters (explicit ``**hyper`` still override them). :data:`MODEL_NAMES` is both.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +27,43 @@ MODELS: dict[str, type[nnx.Module]] = {
 }
 
 
+# The rule-extrapolation code's models (Meszaros et al., "Rule extrapolation in language
+# models", NeurIPS 2024; the "anchors" of issue #13), as the registry's classes with their
+# hyperparameters. Parameter counts at V=5 (tests/test_rulex.py asserts them). Trained with
+# rexbench.baselines.recipe.RULEX (AdamW, lr 0.002, inverse-sqrt decay, batch 128) when
+# asked; `rexbench train --model NAME` uses the suite's DEFAULT recipe like every baseline.
+CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
+    # nn.TransformerEncoderLayer(d_model 10, nhead 5, dim_feedforward 1024, dropout 0.1,
+    # layer_norm_eps 6e-3; post-LN, ReLU), 7 layers (5 in the position paper), no final
+    # norm, embeddings x sqrt(d_model) + sinusoidal positions: 154,063 parameters
+    # (PyTorch's own count of that module at 5 tokens; the structure is the same).
+    "transformer-rulex": ("transformer", {
+        "d_model": 10, "num_heads": 5, "mlp_dim": 1024, "num_layers": 7, "norm": "post", "pos": "sinusoidal",
+        "activation": "relu", "embed_scale": True, "ln_eps": 6e-3, "dropout": 0.1}),
+    # embedding 10, nn.LSTM(hidden 64, 5 layers), dropout 0.4 on its output: 151,671 parameters
+    # (PyTorch's nn.LSTM has 1,280 more: a second, redundant bias per layer).
+    "lstm-rulex": ("lstm", {"embed_dim": 10, "hidden_dim": 64, "num_layers": 5, "out_dropout": 0.4}),
+    # d_model 32, 10 layers, d_state 16, d_conv 8 (expand 2, dt_rank ceil(32/16) = 2): 102,437 parameters.
+    "mamba-rulex": ("mamba", {"d_model": 32, "num_layers": 10, "d_state": 16, "d_conv": 8}),
+    # 6 blocks of width 64, sLSTM at block 1 (0-based, xLSTM's slstm_at=[1]), the others mLSTM
+    # (4 heads, conv 4, sLSTM MLP 80: the class defaults): 242,029 parameters.
+    "xlstm-rulex": ("xlstm", {"d_model": 64, "layout": "msmmmm"}),
+}
+MODEL_NAMES: tuple[str, ...] = (*MODELS, *CONFIGS)
+
+
+def resolve(name: str) -> tuple[type[nnx.Module], dict[str, Any]]:
+    """(class, preset hyperparameters) of model name ``name``; KeyError lists the valid names."""
+    if name in MODELS:
+        return MODELS[name], {}
+    if name in CONFIGS:
+        base, preset = CONFIGS[name]
+        return MODELS[base], dict(preset)
+    raise KeyError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+
+
 def _model_class(name: str) -> type[nnx.Module]:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}") from None
+    return resolve(name)[0]
 
 
 def make_model(name: str, vocab_size: int, *, seed: int | jax.Array = 0, **hyper: Any) -> nnx.Module:
@@ -35,7 +72,8 @@ def make_model(name: str, vocab_size: int, *, seed: int | jax.Array = 0, **hyper
     `seed` may be an int or a JAX key; ``seed=s`` gives the same parameters as
     ``init_state(name, vocab_size, jax.random.key(s))``.
     """
-    return _model_class(name)(vocab_size, rngs=nnx.Rngs(seed), **hyper)
+    cls, preset = resolve(name)
+    return cls(vocab_size, rngs=nnx.Rngs(seed), **{**preset, **hyper})
 
 
 def init_state(

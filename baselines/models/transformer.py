@@ -1,4 +1,9 @@
-"""Decoder-only pre-LayerNorm Transformer baseline (~100k parameters).
+"""Decoder-only causal Transformer baseline (~100k parameters; pre-LN by default).
+
+Options beyond the defaults (used by the ``transformer-rulex`` configuration of the
+registry, the rule-extrapolation code's model): post-LN blocks, a fixed sinusoidal
+position table, ReLU, embeddings scaled by sqrt(d_model), and dropout placed as PyTorch's
+``nn.TransformerEncoderLayer`` places it (see :class:`Transformer`).
 
 Shape suffixes: B batch, T time (query positions), S key positions / cache
 length, D model width, H heads, K head width, F MLP width, V vocabulary.
@@ -12,7 +17,12 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rexbench.baselines.models.dropout import apply_dropout, check_rate, make_dropout
+
 PyTree = Any
+NORMS: tuple[str, ...] = ("pre", "post")
+POSITIONS: tuple[str, ...] = ("learned", "rope", "sinusoidal")
+ACTIVATIONS = {"gelu": jax.nn.gelu, "relu": jax.nn.relu}
 
 # GPT-2 style small-std init: with pre-LN the residual stream should start
 # small relative to the LayerNorm-ed inputs of each block.
@@ -36,10 +46,25 @@ def rope_rotate(x_BTHK: jax.Array, positions_T: jax.Array, base: float = 10000.0
     return jnp.concatenate([x1 * cos_T1K2 - x2 * sin_T1K2, x2 * cos_T1K2 + x1 * sin_T1K2], axis=-1)
 
 
-class Block(nnx.Module):
-    """One pre-LN block: x + Attn(LN(x)), then x + MLP(LN(x))."""
+def sinusoidal_table(positions_T: jax.Array, d_model: int, base: float = 10000.0) -> jax.Array:
+    """Vaswani et al.'s fixed table [T, D]: sin(p / base^(2i/D)) at column 2i, cos at 2i+1.
 
-    def __init__(self, d_model: int, num_heads: int, mlp_dim: int, *, rope: bool, rngs: nnx.Rngs):
+    Computed from the positions, not stored, so it has no parameters and no length limit.
+    """
+    half = (d_model + 1) // 2
+    inv_freq_K = jnp.exp(jnp.arange(half, dtype=jnp.float32) * (-2.0 * jnp.log(base) / d_model))
+    angle_TK = positions_T.astype(jnp.float32)[:, None] * inv_freq_K[None, :]
+    # interleave (sin, cos) per frequency; an odd width drops the last cos column
+    return jnp.stack([jnp.sin(angle_TK), jnp.cos(angle_TK)], axis=-1).reshape(-1, 2 * half)[:, :d_model]
+
+
+class Block(nnx.Module):
+    """One block. Pre-LN: x + Attn(LN(x)), then x + MLP(LN(x)). Post-LN: LN(x + Attn(x)),
+    then LN(x + MLP(x)). Dropout (rate > 0, train mode, with a key) on the attention
+    weights, the attention output, the MLP hidden activation and the MLP output."""
+
+    def __init__(self, d_model: int, num_heads: int, mlp_dim: int, *, rope: bool, rngs: nnx.Rngs,
+                 norm: str = "pre", activation: str = "gelu", dropout: float = 0.0, ln_eps: float = 1e-5):
         if d_model % num_heads != 0:
             raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}")
         self.num_heads = num_heads
@@ -47,41 +72,54 @@ class Block(nnx.Module):
         if rope and self.head_dim % 2 != 0:
             raise ValueError(f"RoPE needs an even head width, got {self.head_dim}")
         self.rope = rope
-        self.ln_attn = nnx.LayerNorm(d_model, epsilon=1e-5, rngs=rngs)
+        self.post_ln = norm == "post"
+        self.act = ACTIVATIONS[activation]
+        # ln_attn / ln_mlp: the sublayers' input norms (pre-LN) or the residual sums' (post-LN)
+        self.ln_attn = nnx.LayerNorm(d_model, epsilon=ln_eps, rngs=rngs)
         self.qkv = nnx.Linear(d_model, 3 * d_model, rngs=rngs)
         self.attn_out = nnx.Linear(d_model, d_model, rngs=rngs)
-        self.ln_mlp = nnx.LayerNorm(d_model, epsilon=1e-5, rngs=rngs)
+        self.ln_mlp = nnx.LayerNorm(d_model, epsilon=ln_eps, rngs=rngs)
         self.mlp_in = nnx.Linear(d_model, mlp_dim, rngs=rngs)
         self.mlp_out = nnx.Linear(mlp_dim, d_model, rngs=rngs)
+        self.drop = make_dropout(dropout)  # one site object, a fresh mask per use
 
     def _qkv(self, x_BTD: jax.Array, positions_T: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Projects LN(x) to per-head q, k, v (rotated when RoPE is on)."""
+        """Projects LN(x) (pre-LN) or x (post-LN) to per-head q, k, v (rotated when RoPE is on)."""
         B, T, _ = x_BTD.shape
-        qkv_BT3HK = self.qkv(self.ln_attn(x_BTD)).reshape(B, T, 3, self.num_heads, self.head_dim)
+        h_BTD = x_BTD if self.post_ln else self.ln_attn(x_BTD)
+        qkv_BT3HK = self.qkv(h_BTD).reshape(B, T, 3, self.num_heads, self.head_dim)
         q_BTHK, k_BTHK, v_BTHK = qkv_BT3HK[:, :, 0], qkv_BT3HK[:, :, 1], qkv_BT3HK[:, :, 2]
         if self.rope:
             q_BTHK = rope_rotate(q_BTHK, positions_T)
             k_BTHK = rope_rotate(k_BTHK, positions_T)
         return q_BTHK, k_BTHK, v_BTHK
 
-    def _attend(self, q_BTHK: jax.Array, k_BSHK: jax.Array, v_BSHK: jax.Array, mask_TS: jax.Array) -> jax.Array:
+    def _attend(self, q_BTHK: jax.Array, k_BSHK: jax.Array, v_BSHK: jax.Array, mask_TS: jax.Array,
+                rngs: nnx.Rngs | None = None) -> jax.Array:
         """Masked softmax attention, returns the merged-head output [B,T,D]."""
         B, T, H, K = q_BTHK.shape
         scores_BHTS = jnp.einsum("bthk,bshk->bhts", q_BTHK, k_BSHK) / jnp.sqrt(jnp.float32(K))
         scores_BHTS = jnp.where(mask_TS[None, None], scores_BHTS, _MASK_VALUE)
-        weights_BHTS = jax.nn.softmax(scores_BHTS, axis=-1)
+        weights_BHTS = apply_dropout(self.drop, jax.nn.softmax(scores_BHTS, axis=-1), rngs)
         out_BTHK = jnp.einsum("bhts,bshk->bthk", weights_BHTS, v_BSHK)
         return self.attn_out(out_BTHK.reshape(B, T, H * K))
 
-    def _mlp(self, x_BTD: jax.Array) -> jax.Array:
-        return x_BTD + self.mlp_out(jax.nn.gelu(self.mlp_in(self.ln_mlp(x_BTD))))
+    def _residual_attn(self, x_BTD: jax.Array, attn_BTD: jax.Array, rngs: nnx.Rngs | None) -> jax.Array:
+        x_BTD = x_BTD + apply_dropout(self.drop, attn_BTD, rngs)
+        return self.ln_attn(x_BTD) if self.post_ln else x_BTD
 
-    def __call__(self, x_BTD: jax.Array, positions_T: jax.Array) -> jax.Array:
+    def _mlp(self, x_BTD: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
+        h_BTD = x_BTD if self.post_ln else self.ln_mlp(x_BTD)
+        hidden_BTF = apply_dropout(self.drop, self.act(self.mlp_in(h_BTD)), rngs)
+        x_BTD = x_BTD + apply_dropout(self.drop, self.mlp_out(hidden_BTF), rngs)
+        return self.ln_mlp(x_BTD) if self.post_ln else x_BTD
+
+    def __call__(self, x_BTD: jax.Array, positions_T: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
         T = x_BTD.shape[1]
         q, k, v = self._qkv(x_BTD, positions_T)
         causal_TT = jnp.tril(jnp.ones((T, T), dtype=jnp.bool_))
-        x_BTD = x_BTD + self._attend(q, k, v, causal_TT)
-        return self._mlp(x_BTD)
+        x_BTD = self._residual_attn(x_BTD, self._attend(q, k, v, causal_TT, rngs), rngs)
+        return self._mlp(x_BTD, rngs)
 
     def decode(
         self, x_B1D: jax.Array, k_LBSHK: jax.Array, v_LBSHK: jax.Array, layer: int, position: jax.Array
@@ -99,15 +137,34 @@ class Block(nnx.Module):
         v_LBSHK = jax.lax.dynamic_update_slice(v_LBSHK, v[None], start)
         S = k_LBSHK.shape[2]
         mask_1S = (jnp.arange(S) <= position)[None, :]
-        x_B1D = x_B1D + self._attend(q, k_LBSHK[layer], v_LBSHK[layer], mask_1S)
+        x_B1D = self._residual_attn(x_B1D, self._attend(q, k_LBSHK[layer], v_LBSHK[layer], mask_1S), None)
         return self._mlp(x_B1D), k_LBSHK, v_LBSHK
 
 
 class Transformer(nnx.Module):
-    """Decoder-only causal Transformer with learned absolute or rotary positions.
+    """Decoder-only causal Transformer with learned, rotary or sinusoidal positions.
 
     Defaults (d_model=64, 2 layers, 4 heads, MLP 256, learned positions for
     256 slots) give 117,125 parameters at V=5 (100,741 with ``pos="rope"``).
+
+    Options (defaults reproduce the model above bit for bit):
+
+    * ``norm``: ``"pre"`` (LN before each sublayer, a final LN before the head) or
+      ``"post"`` (``x = LN(x + sublayer(x))``, and no final LN: PyTorch's
+      ``nn.TransformerEncoder`` with its default ``norm=None``; ``ln_final`` is then
+      absent from the parameters);
+    * ``pos``: ``"learned"`` (a table of ``max_len`` rows), ``"rope"`` or ``"sinusoidal"``
+      (:func:`sinusoidal_table`, added to the embeddings; no parameters, no length limit);
+    * ``activation``: ``"gelu"`` or ``"relu"`` (PyTorch's default) in the MLP;
+    * ``embed_scale``: multiply the token embeddings by sqrt(d_model) before adding
+      positions (as the PyTorch tutorial model the rule-extrapolation code builds on);
+    * ``ln_eps``: the LayerNorm epsilon;
+    * ``dropout``: the rate at the sites of ``nn.TransformerEncoderLayer`` -- the
+      embeddings after the positions are added, the attention weights (after softmax),
+      the attention output before the residual add, the MLP hidden activation, and the
+      MLP output before the residual add. Masks are drawn only in train mode and when
+      ``rngs`` is passed (:mod:`rexbench.baselines.models.dropout`); ``decode_step``
+      never draws, so it equals the key-less forward.
     """
 
     def __init__(
@@ -121,42 +178,67 @@ class Transformer(nnx.Module):
         num_heads: int = 4,
         mlp_dim: int = 256,
         pos: str = "learned",
+        norm: str = "pre",
+        activation: str = "gelu",
+        embed_scale: bool = False,
+        ln_eps: float = 1e-5,
+        dropout: float = 0.0,
     ):
-        if pos not in ("learned", "rope"):
-            raise ValueError(f"pos must be 'learned' or 'rope', got {pos!r}")
+        if pos not in POSITIONS:
+            raise ValueError(f"pos must be one of {POSITIONS}, got {pos!r}")
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+        dropout = check_rate(dropout)
         self.vocab_size = vocab_size
         self.max_len = max_len
         self.d_model = d_model
         self.num_layers = num_layers
         self.num_heads = num_heads
         self.pos = pos
+        self.norm = norm
+        self.embed_scale = bool(embed_scale)
         self.tok_embed = nnx.Embed(vocab_size, d_model, embedding_init=_EMBED_INIT, rngs=rngs)
         if pos == "learned":
             self.pos_embed = nnx.Param(_EMBED_INIT(rngs.params(), (max_len, d_model), jnp.float32))
         else:
             self.pos_embed = nnx.data(None)
-        self.blocks = nnx.List(
-            [Block(d_model, num_heads, mlp_dim, rope=(pos == "rope"), rngs=rngs) for _ in range(num_layers)]
-        )
-        self.ln_final = nnx.LayerNorm(d_model, epsilon=1e-5, rngs=rngs)
+        self.blocks = nnx.List([
+            Block(d_model, num_heads, mlp_dim, rope=(pos == "rope"), rngs=rngs, norm=norm, activation=activation,
+                  dropout=dropout, ln_eps=ln_eps)
+            for _ in range(num_layers)
+        ])
+        # post-LN's last block already ends in a LayerNorm
+        self.ln_final = nnx.LayerNorm(d_model, epsilon=ln_eps, rngs=rngs) if norm == "pre" else nnx.data(None)
         self.head = nnx.Linear(d_model, vocab_size, rngs=rngs)
+        self.embed_drop = make_dropout(dropout)
 
-    def _embed(self, tokens_BT: jax.Array, positions_T: jax.Array) -> jax.Array:
+    def _embed(self, tokens_BT: jax.Array, positions_T: jax.Array, rngs: nnx.Rngs | None = None) -> jax.Array:
         x_BTD = self.tok_embed(tokens_BT)
-        if self.pos_embed is not None:
+        if self.embed_scale:
+            x_BTD = x_BTD * jnp.sqrt(jnp.float32(self.d_model))
+        if self.pos == "learned":
             x_BTD = x_BTD + jnp.take(self.pos_embed[...], positions_T, axis=0)[None]
-        return x_BTD
+        elif self.pos == "sinusoidal":
+            x_BTD = x_BTD + sinusoidal_table(positions_T, self.d_model)[None]
+        return apply_dropout(self.embed_drop, x_BTD, rngs)
 
-    def __call__(self, tokens_BT: jax.Array) -> jax.Array:
-        """int32 [B,T] -> float32 logits [B,T,V]; position t sees tokens 0..t only."""
+    def _head(self, x_BTD: jax.Array) -> jax.Array:
+        return self.head(x_BTD if self.ln_final is None else self.ln_final(x_BTD))
+
+    def __call__(self, tokens_BT: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
+        """int32 [B,T] -> float32 logits [B,T,V]; position t sees tokens 0..t only.
+
+        ``rngs`` (with a ``dropout`` stream) turns dropout on; see the class docstring."""
         T = tokens_BT.shape[1]
         if self.pos == "learned" and T > self.max_len:
             raise ValueError(f"sequence length {T} exceeds the position table max_len={self.max_len}")
         positions_T = jnp.arange(T, dtype=jnp.int32)
-        x_BTD = self._embed(tokens_BT, positions_T)
+        x_BTD = self._embed(tokens_BT, positions_T, rngs)
         for block in self.blocks:
-            x_BTD = block(x_BTD, positions_T)
-        return self.head(self.ln_final(x_BTD))
+            x_BTD = block(x_BTD, positions_T, rngs)
+        return self._head(x_BTD)
 
     def init_cache(self, batch_size: int, max_len: int) -> PyTree:
         """Zero KV cache: {"k", "v"} each [layers, B, max_len, H, K]."""
@@ -172,5 +254,5 @@ class Transformer(nnx.Module):
         k_LBSHK, v_LBSHK = cache["k"], cache["v"]
         for layer, block in enumerate(self.blocks):
             x_B1D, k_LBSHK, v_LBSHK = block.decode(x_B1D, k_LBSHK, v_LBSHK, layer, position)
-        logits_BV = self.head(self.ln_final(x_B1D))[:, 0]
+        logits_BV = self._head(x_B1D)[:, 0]
         return logits_BV, {"k": k_LBSHK, "v": v_LBSHK}

@@ -17,7 +17,10 @@ from rexbench.benchmark.commands.common import output_dir, output_dir_problem, p
 from rexbench.benchmark.commands.scaleout import add_devices_argument, add_grid_filters, add_host_arguments, start
 
 CACHE_ENV = "REXBENCH_JAX_CACHE"
-BASELINE_NAMES = ("transformer", "lstm", "linear", "mamba", "xlstm")  # checked against the registry at run time
+# checked against the registry at run time; the -rulex names are the rule-extrapolation code's
+# configurations (rexbench.baselines.models.registry.CONFIGS), not part of the reproduce grid
+GRID_NAMES = ("transformer", "lstm", "linear", "mamba", "xlstm")  # `reproduce --models` filters
+BASELINE_NAMES = (*GRID_NAMES, "transformer-rulex", "lstm-rulex", "mamba-rulex", "xlstm-rulex")
 
 
 def enable_compilation_cache() -> str | None:
@@ -89,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--capability-curve", action="store_true", help=CURVE_HELP)
     p.add_argument("--steps", type=positive_int, default=None,
                    help="every run's budget (smoke tests; default: the grid's; results record their budget)")
-    add_grid_filters(p, BASELINE_NAMES)
+    add_grid_filters(p, GRID_NAMES)
     add_devices_argument(p)
     add_host_arguments(p)
     p.set_defaults(func=cmd_reproduce)
@@ -97,12 +100,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_names(model: str, task: str, regime: str) -> str | None:
-    from rexbench.baselines.models.registry import MODELS
+    from rexbench.baselines.models.registry import MODEL_NAMES
     from rexbench.baselines.regimes import REGIMES
     from rexbench.tasks.registry import TASK_NAMES
 
-    if model not in MODELS:
-        return f"unknown model {model!r}; valid models: {', '.join(MODELS)}"
+    if model not in MODEL_NAMES:
+        return f"unknown model {model!r}; valid models: {', '.join(MODEL_NAMES)}"
     if task not in TASK_NAMES:
         return f"unknown task {task!r}; valid tasks: {', '.join(TASK_NAMES)}"
     if regime not in REGIMES:
