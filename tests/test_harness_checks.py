@@ -105,6 +105,26 @@ def test_tiny_float_noise_is_tolerated() -> None:
     check_model(as_model(noisy, V), TASK)
 
 
+def _shifted_step(table: np.ndarray, token: int, shift: float) -> HostFunction:
+    """Forward = ``table``; the incremental path adds ``shift`` to one token's logit."""
+    bump = np.zeros(V)
+    bump[token] = shift
+    return HostFunction(lambda t: table[t], init_state_fn=lambda b: None,
+                        step_fn=lambda s, tok, pos: (table[tok] + bump, s))
+
+
+def test_float32_rounding_of_unlikely_tokens_is_tolerated() -> None:
+    """The tolerance is 1e-4 + 1e-5 x |log p|: by hand, a token at log p ~ -20 may move by
+    up to 3e-4 nats (float32's rounding at logits of that scale), a likely one by ~1e-4."""
+    table = np.zeros((V, V))
+    table[:, 0] = -20.0  # token 0 (PAD) at log p = -20 - ln 4 ~ -21.4 after every token
+    # +2e-4 on its logit moves its log p by 2e-4 (and the others' by 2e-4 x e^-21.4): under
+    # the 1e-4 + 2.1e-4 allowed there, above the old absolute 1e-4
+    check_model(as_model(_shifted_step(table, 0, 2e-4), V), TASK)
+    # +3e-4 on a token at p = 1/4 moves its log p by 3e-4 x 3/4 = 2.25e-4 > 1e-4 + 1e-5 x ln 4
+    assert "incremental decoding disagrees" in refusal(_shifted_step(table, 1, 3e-4))
+
+
 def test_incremental_disagreement() -> None:
     class BadCache(Bigram):
         def decode_step(self, cache, tokens_B, position):
