@@ -155,7 +155,16 @@ def check_same_plan(hosts: Hosts, digest: str) -> None:
         raise HostError(f"process {hosts.process_id}: the other processes' plans did not arrive: "
                         f"{_first_line(err)}") from None
     differ = [p for p, d in others.items() if d != digest]
+    # Nobody leaves before everybody has read every digest: process 0 hosts the runtime,
+    # and its early exit on a mismatch would cut off a peer still reading (which then
+    # reported "did not arrive" instead of the mismatch).
+    barrier(hosts, "plan-checked", CHECK_TIMEOUT_MS)
     if differ:
+        # Every process is alive and refusing: leave the runtime together (its shutdown
+        # barrier), so no process's client sees the coordinator vanish and aborts.
+        import jax
+
+        jax.distributed.shutdown()
         raise HostError(f"process {hosts.process_id}: processes {differ} have another grid (seeds, runs, steps "
                         "or rexbench version); every process must run the same command")
 
@@ -166,6 +175,9 @@ def barrier(hosts: Hosts, name: str, timeout_ms: int = DONE_TIMEOUT_MS) -> None:
     try:
         _client().wait_at_barrier(f"rexbench/{name}", timeout_ms)
     except Exception as err:
+        if name == "plan-checked":
+            raise HostError(f"process {hosts.process_id}: another process failed while the plans were "
+                            f"compared ({_first_line(err)})") from None
         raise HostError(f"process {hosts.process_id}: its share is done, but another process failed "
                         f"({_first_line(err)}); rerun the same command on every host: finished results "
                         "are kept and only the missing ones are redone") from None

@@ -206,9 +206,13 @@ def test_rerun_of_one_share_redoes_only_its_missing_run(two_hosts, tmp_path) -> 
 
 def test_processes_with_different_grids_refuse(tmp_path) -> None:
     coordinator = f"127.0.0.1:{free_port()}"
-    procs = [rexbench([*GRID_ARGS, "--seeds", seeds, "--out", os.fspath(tmp_path / str(i)), "--coordinator",
-                       coordinator, "--num-processes", "2", "--process-id", str(i)], child_env(1))
-             for i, seeds in enumerate(("0", "1"))]
+    procs = []
+    for i, seeds in enumerate(("0", "1")):
+        procs.append(rexbench([*GRID_ARGS, "--seeds", seeds, "--out", os.fspath(tmp_path / str(i)), "--coordinator",
+                               coordinator, "--num-processes", "2", "--process-id", str(i)], child_env(1)))
+        # Process 1 joins late: process 0 (the runtime's host) then sees the mismatch first
+        # and must not leave before process 1 has read its digest (a race CI once hit).
+        time.sleep(3.0 * (i == 0))
     for code, output in finish(procs):
         assert code == 2 and "have another grid" in output, output[-2000:]
     assert not list(tmp_path.rglob("*.json"))
