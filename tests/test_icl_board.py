@@ -66,3 +66,24 @@ def test_icl_section_refuses_an_edited_icl_block(board, tmp_path: Path, capsys) 
     assert main(["leaderboard", "--results", str(mine), "--out", str(tmp_path / "lb.md")]) == 2
     assert "icl-single__icl-ignore__seed0.json" in capsys.readouterr().err
     assert not (tmp_path / "lb.md").exists()
+
+
+def test_bound_check_against_hand_values() -> None:
+    """Rows' excess losses against a bound of 0.001: a row at the bound (icl-ignore's case,
+    with float32 noise) is inside; a row above it on every seed is named as outside the
+    class; the ratio is the mean over the bound."""
+    from rexbench.benchmark.icl_board import bound_lines
+    from rexbench.benchmark.leaderboard import Row
+
+    def row(name: str, excess: list[float]) -> Row:
+        return Row(name, None, tuple({"metrics": {"excess_loss": e}} for e in excess))
+
+    lines = bound_lines([row("at-bound", [0.001 + 2e-6, 0.001 - 1e-6]),
+                         row("mixed", [0.0005, 0.003]),
+                         row("trained", [0.008, 0.010])], 0.001)
+    text = "\n".join(lines)
+    assert "| at-bound | 0.0010 [0.0010, 0.0010] | 1.0× | 0/2 |" in text
+    assert "| mixed | " in text and "| 1.8× | 1/2 |" in text  # mean 0.00175
+    assert "| trained | 0.0090 [" in text and "| 9.0× | 2/2 |" in text
+    assert "Outside the bound's class on every seed: trained;" in text
+    assert "every seed: at-bound" not in text and "mixed;" not in text
