@@ -15,7 +15,9 @@ Everything that decides how a baseline is trained lives here, in one frozen data
   every ``eval_every`` steps (and at step 0), and the checkpoint of lowest ``val_loss``
   is the one kept and scored (``checkpoint_rule = "min_val_loss"``);
 * loss: mean negative log-likelihood in nats over the target tokens of the batch (every
-  token after SOS through EOS; PAD masked), computed as a (sum, count) pair.
+  token after SOS through EOS; PAD masked), computed as a (sum, count) pair;
+* ``pack``: the batch's sequences are laid end to end in fewer rows for the models that
+  support it (:mod:`rexbench.baselines.packing`), which changes only where they sit.
 
 Regimes (``oracle`` / ``adversarial``, :mod:`rexbench.baselines.regimes`) add, at every step, a
 batch of ``regime_batch`` OOD-prompt sequences whose mean NLL over the completion
@@ -69,6 +71,10 @@ class Recipe:
     eval_every: int = 50
     regime_batch: int = 32
     regime_weight: float = 1.0
+    # Pack each step's sequences into fewer rows for models that support it
+    # (rexbench.baselines.packing): the same loss and gradient up to float reassociation,
+    # without the PAD half of the compute.
+    pack: bool = True
 
     def replace(self, **changes: object) -> Recipe:
         return dataclasses.replace(self, **changes)

@@ -176,6 +176,8 @@ def train_and_score(
             "seeds_trained_together": list(run.seeds),
             "train_seconds_note": "wall time of the joint run of all seeds_trained_together, compile included",
             "compile_seconds": round(run.compile_seconds, 3),
+            # rows per packed step (rexbench.baselines.packing), None: one sequence per row
+            "packed_rows": run.packed_rows,
         }
         if run.capability_curve:
             training["capability_curve"] = [[step, per_seed[i]] for step, per_seed in run.capability_curve]

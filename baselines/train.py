@@ -38,6 +38,7 @@ from flax import nnx
 from rexbench.baselines.data import BatchStream, TaskData, load_task_data, pad_to_multiple
 from rexbench.baselines.models.dropout import active_dropout
 from rexbench.baselines.models.registry import count_params, init_states
+from rexbench.baselines.packing import layout, plan_steps, rows_needed, sequence_lengths
 from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
 from rexbench.baselines.regimes import RegimeData, check_regime, regime_data
 from rexbench.baselines.sharding import SeedMesh
@@ -82,18 +83,27 @@ def nll_sum_count(logits_BTV: jax.Array, targets_BT: jax.Array, mask_BT: jax.Arr
 
 
 def sequence_loss(graphdef: nnx.GraphDef, params: nnx.State, tokens_BW: jax.Array, mask_BT: jax.Array | None = None,
-                  rngs: nnx.Rngs | None = None) -> tuple[jax.Array, jax.Array]:
+                  rngs: nnx.Rngs | None = None, segments_BW: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
     """(sum, count) of the NLL of ``tokens_BW`` (inputs ``[:, :-1]``, targets ``[:, 1:]``).
 
     Default mask: every target that is not PAD (i.e. every token after SOS through EOS).
     ``rngs``: dropout on (train mode) for a model that has any; None = deterministic.
+    ``segments_BW``: packed rows (:mod:`rexbench.baselines.packing`); the mask is then every
+    target in the same segment as its input, which is the same set of targets.
     """
     inputs_BT, targets_BT = tokens_BW[:, :-1], tokens_BW[:, 1:]
-    mask_BT = targets_BT != PAD if mask_BT is None else mask_BT
     model = nnx.merge(graphdef, params)
+    kw: dict[str, Any] = {}
     # only a model with dropout sites takes the keyword (trace-time check, not traced)
-    logits_BTV = model(inputs_BT, rngs=rngs) if rngs is not None and active_dropout(model) else model(inputs_BT)
-    return nll_sum_count(logits_BTV, targets_BT, mask_BT)
+    if rngs is not None and active_dropout(model):
+        kw["rngs"] = rngs
+    if segments_BW is None:
+        mask_BT = targets_BT != PAD if mask_BT is None else mask_BT
+    else:
+        seg_in_BT, seg_out_BT = segments_BW[:, :-1], segments_BW[:, 1:]
+        mask_BT = (seg_out_BT == seg_in_BT) & (seg_in_BT != 0)
+        kw["segments_BT"] = seg_in_BT
+    return nll_sum_count(model(inputs_BT, **kw), targets_BT, mask_BT)
 
 
 def _mean(s: jax.Array, c: jax.Array) -> jax.Array:
@@ -108,12 +118,14 @@ def training_loss(
     extra_mask: jax.Array | None = None,
     regime_weight: float = 1.0,
     key: jax.Array | None = None,
+    segments_BW: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """(objective, mean train NLL): mean NLL of the batch, plus ``regime_weight`` x the mean
     NLL over the completion positions of the regime's extra batch (when given). ``key``:
-    the step's dropout key (:func:`step_dropout_key`); None = no dropout."""
+    the step's dropout key (:func:`step_dropout_key`); None = no dropout. ``segments_BW``:
+    the batch is packed (:mod:`rexbench.baselines.packing`)."""
     rngs = None if key is None else nnx.Rngs(dropout=key)  # one stream: every mask of the step differs
-    main = _mean(*sequence_loss(graphdef, params, tokens_BW, rngs=rngs))
+    main = _mean(*sequence_loss(graphdef, params, tokens_BW, rngs=rngs, segments_BW=segments_BW))
     loss = main
     if extra_tokens is not None:
         loss = loss + regime_weight * _mean(*sequence_loss(graphdef, params, extra_tokens, extra_mask, rngs))
@@ -130,11 +142,13 @@ def train_step(
     extra_mask: jax.Array | None = None,
     regime_weight: float = 1.0,
     key: jax.Array | None = None,
+    segments_BW: jax.Array | None = None,
 ) -> tuple[nnx.State, PyTree, jax.Array, jax.Array]:
     """One update of one seed: returns (params, opt_state, objective, gradient global norm
-    before clipping). ``key``: the step's dropout key (None = no dropout)."""
+    before clipping). ``key``: the step's dropout key (None = no dropout); ``segments_BW``:
+    packed rows (None = one sequence per row)."""
     grad_fn = jax.value_and_grad(training_loss, argnums=1, has_aux=True)
-    (loss, _), grads = grad_fn(graphdef, params, tokens_BW, extra_tokens, extra_mask, regime_weight, key)
+    (loss, _), grads = grad_fn(graphdef, params, tokens_BW, extra_tokens, extra_mask, regime_weight, key, segments_BW)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, loss, optax.tree.norm(grads)
 
@@ -160,6 +174,11 @@ def _val_loss(graphdef: nnx.GraphDef, params: nnx.State, val_CBW: jax.Array) -> 
 SEED_AXES: tuple[str, ...] = ("auto", "map", "vmap")
 
 
+def supports_packing(graphdef: nnx.GraphDef) -> bool:
+    """Whether the model's ``__call__`` takes ``segments_BT`` (its class says so)."""
+    return bool(getattr(graphdef.nodes[0].type, "supports_packing", False))  # nodes[0]: the root module
+
+
 def resolve_seed_axis(seed_axis: str) -> str:
     """``"auto"``: ``"map"`` on CPU (measured faster there), ``"vmap"`` on accelerators."""
     if seed_axis not in SEED_AXES:
@@ -170,7 +189,7 @@ def resolve_seed_axis(seed_axis: str) -> str:
 
 
 def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regime_weight: float, has_extra: bool,
-                  seed_axis: str = "auto", seed_mesh: SeedMesh | None = None):
+                  seed_axis: str = "auto", seed_mesh: SeedMesh | None = None, packed: bool = False):
     """The compiled unit, for S stacked seeds: K updates (``lax.scan``), the val loss, and
     the best-parameters update (``jnp.where``), all in one program.
 
@@ -196,10 +215,15 @@ def make_chunk_fn(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, regi
                 p, o = carry
                 idx_B, eidx_B, step = xs
                 key = step_dropout_key(dkey, step)  # dead code for a model without dropout
-                if has_extra:
-                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, train[idx_B], extra_tokens[eidx_B], extra_mask[eidx_B], regime_weight, key)
+                if packed:  # idx_B is the step's layout [R, W, 2] and train the flat tokens + PAD
+                    tokens, segments = train[idx_B[..., 0]], idx_B[..., 1]
                 else:
-                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, train[idx_B], key=key)
+                    tokens, segments = train[idx_B], None
+                if has_extra:
+                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, tokens, extra_tokens[eidx_B], extra_mask[eidx_B],
+                                                   regime_weight, key, segments)
+                else:
+                    p, o, loss, gnorm = train_step(graphdef, tx, p, o, tokens, key=key, segments_BW=segments)
                 return (p, o), (loss, gnorm)
 
             (p, o), (loss_K, gnorm_K) = jax.lax.scan(body, (p, o), (idx_KB, eidx_KB, step_K))
@@ -247,6 +271,7 @@ class TrainResult:
     # (step, per seed {metric: [successes, count]}): see rexbench.baselines.capability_curve
     capability_curve: list[tuple[int, list[dict[str, list[int]]]]] = field(default_factory=list)
     capability_seconds: float = 0.0  # host time spent on capability_curve (inside wall_seconds)
+    packed_rows: int | None = None  # rows per packed step (rexbench.baselines.packing); None = one sequence per row
     checkpoint_rule: str = CHECKPOINT_RULE
     devices_used: int = 1  # local devices the seeds were split over (the numbers do not depend on it)
 
@@ -312,9 +337,18 @@ def train(
     best_step = jnp.zeros((S,), jnp.int32)
     dkeys = jnp.stack([dropout_key(s) for s in seeds])
 
-    train_dev = jnp.asarray(data.train)
     val_dev = jnp.asarray(pad_to_multiple(data.val, VAL_BATCH).reshape(-1, VAL_BATCH, data.width))
     streams = [BatchStream(s, len(data.train), recipe.batch_size) for s in seeds]
+    packed = recipe.pack and supports_packing(graphdef)
+    if packed:  # the whole run's batches up front: one packed row count R for every step and seed
+        lengths = sequence_lengths(data.train)
+        run_idx = [st.take(steps) for st in streams]
+        run_plans = [plan_steps(i, lengths, data.width) for i in run_idx]
+        packed_rows = rows_needed(run_plans)
+        train_dev = jnp.asarray(np.append(data.train.reshape(-1), PAD).astype(np.int32))
+    else:
+        packed_rows = None
+        train_dev = jnp.asarray(data.train)
     if extra is not None:
         extra_tokens, extra_mask = jnp.asarray(extra.tokens), jnp.asarray(extra.mask)
         extra_streams = [BatchStream([s, REGIME_STREAM], len(extra.tokens), recipe.regime_batch) for s in seeds]
@@ -327,7 +361,7 @@ def train(
             (params, opt_state, best_params, best_val, best_step, dkeys))
         train_dev, val_dev, extra_tokens, extra_mask = seed_mesh.put_replicated(
             (train_dev, val_dev, extra_tokens, extra_mask))
-    chunk_jit = make_chunk_fn(graphdef, tx, recipe.regime_weight, extra is not None, seed_axis, seed_mesh)
+    chunk_jit = make_chunk_fn(graphdef, tx, recipe.regime_weight, extra is not None, seed_axis, seed_mesh, packed)
     compiled: dict[int, Any] = {}
     compile_seconds = 0.0
     val_curve: list[tuple[int, list[float]]] = []
@@ -346,7 +380,11 @@ def train(
     try:
         while done < steps:
             k = min(recipe.eval_every, steps - done)
-            idx = jnp.asarray(np.stack([st.take(k) for st in streams]))
+            if packed:
+                idx = jnp.asarray(np.stack([layout(i[done:done + k], pl[done:done + k], lengths, data.width, packed_rows)
+                                            for i, pl in zip(run_idx, run_plans, strict=True)]))
+            else:
+                idx = jnp.asarray(np.stack([st.take(k) for st in streams]))
             eidx = jnp.asarray(np.stack([st.take(k) for st in extra_streams])) if extra_streams else None
             if seed_mesh.sharded:
                 idx, eidx = seed_mesh.put_stacked((idx, eidx))
@@ -402,4 +440,5 @@ def train(
         capability_curve=cap_curve,
         capability_seconds=cap_seconds,
         devices_used=seed_mesh.layout.used,
+        packed_rows=packed_rows,
     )

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rexbench.baselines.models.dropout import apply_dropout, check_rate, make_dropout
+from rexbench.baselines.packing import segment_starts
 
 PyTree = Any
 
@@ -41,8 +42,10 @@ class LSTMLayer(nnx.Module):
         h_BH = jax.nn.sigmoid(o_BH) * jnp.tanh(c_BH)
         return h_BH, c_BH
 
-    def __call__(self, x_BTE: jax.Array) -> jax.Array:
-        """Runs the layer over the whole sequence from a zero state; returns h [B,T,H]."""
+    def __call__(self, x_BTE: jax.Array, starts_BT: jax.Array | None = None) -> jax.Array:
+        """Runs the layer over the whole sequence from a zero state; returns h [B,T,H].
+        ``starts_BT`` (packed rows): the state is zeroed again before each marked slot,
+        the first token of a segment, so each segment runs as if alone."""
         B = x_BTE.shape[0]
         # Input projections for all steps at once (one big matmul), so the
         # sequential scan only does the recurrent matmul.
@@ -53,7 +56,15 @@ class LSTMLayer(nnx.Module):
             h_BH, c_BH = self.cell(g_BG, *carry)
             return (h_BH, c_BH), h_BH
 
-        _, h_TBH = jax.lax.scan(step, (zeros_BH, zeros_BH), gates_in_TBG)
+        if starts_BT is None:
+            _, h_TBH = jax.lax.scan(step, (zeros_BH, zeros_BH), gates_in_TBG)
+        else:
+            def step_reset(carry, xs):
+                g_BG, start_B1 = xs
+                return step(tuple(jnp.where(start_B1, 0.0, v) for v in carry), g_BG)
+
+            starts_TB1 = jnp.swapaxes(starts_BT, 0, 1)[..., None]
+            _, h_TBH = jax.lax.scan(step_reset, (zeros_BH, zeros_BH), (gates_in_TBG, starts_TB1))
         return jnp.swapaxes(h_TBH, 0, 1)
 
 
@@ -99,15 +110,21 @@ class LSTM(nnx.Module):
         self.between_drop = make_dropout(check_rate(dropout))
         self.out_drop = make_dropout(check_rate(out_dropout, "out_dropout"))
 
-    def __call__(self, tokens_BT: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
+    supports_packing = True  # __call__ takes segments_BT (rexbench.baselines.packing)
+
+    def __call__(self, tokens_BT: jax.Array, *, rngs: nnx.Rngs | None = None,
+                 segments_BT: jax.Array | None = None) -> jax.Array:
         """int32 [B,T] -> float32 logits [B,T,V]; causal by construction (left-to-right recurrence).
 
-        ``rngs`` (with a ``dropout`` stream) turns dropout on; see the class docstring."""
+        ``rngs`` (with a ``dropout`` stream) turns dropout on; see the class docstring.
+        ``segments_BT`` (packed rows, :mod:`rexbench.baselines.packing`): every layer's state
+        restarts from zero at each segment's first token."""
+        starts_BT = None if segments_BT is None else segment_starts(segments_BT)
         x_BTH = self.embed(tokens_BT)
         for i, layer in enumerate(self.layers):
             if i > 0:
                 x_BTH = apply_dropout(self.between_drop, x_BTH, rngs)
-            x_BTH = layer(x_BTH)
+            x_BTH = layer(x_BTH, starts_BT)
         return self.head(apply_dropout(self.out_drop, x_BTH, rngs))
 
     def init_cache(self, batch_size: int, max_len: int) -> PyTree:
