@@ -111,9 +111,13 @@ class Block(nnx.Module):
         """Masked softmax attention, returns the output projection of the merged heads [B,T,D].
         ``mask_TS`` may carry leading batch dimensions ([B,T,S]: a packed row's segments)."""
         H, K = q_BHTK.shape[1], q_BHTK.shape[3]
-        scores_BHTS = jnp.einsum("bhtk,bhsk->bhts", q_BHTK, k_BHSK) / jnp.sqrt(jnp.float32(K))
+        # the scale on q (not on the [B,H,T,S] scores) and the mask as an additive bias (not a
+        # select, whose gradient is another select): fewer passes over the largest tensors,
+        # ~4% of a training step on XLA:CPU; the same values (1/sqrt(K) is exact for K = 16,
+        # and a masked score + -1e30 is -1e30)
+        scores_BHTS = jnp.einsum("bhtk,bhsk->bhts", q_BHTK * (1.0 / jnp.sqrt(jnp.float32(K))), k_BHSK)
         mask_BHTS = mask_TS[None, None] if mask_TS.ndim == 2 else mask_TS[:, None]
-        scores_BHTS = jnp.where(mask_BHTS, scores_BHTS, _MASK_VALUE)
+        scores_BHTS = scores_BHTS + jnp.where(mask_BHTS, 0.0, _MASK_VALUE)
         weights_BHTS = apply_dropout(self.drop, jax.nn.softmax(scores_BHTS, axis=-1), rngs)
         out_BHTK = jnp.einsum("bhts,bhsk->bhtk", weights_BHTS, v_BHSK)
         W_HKD = self.attn_out.kernel[...].reshape(H, K, -1)
