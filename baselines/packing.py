@@ -96,8 +96,8 @@ def layout(idx_KB: np.ndarray, plan_KB2: np.ndarray, lengths_N: np.ndarray, widt
     return np.stack([src, seg], axis=-1)
 
 
-def packed_targets_mask(segments_BW: np.ndarray) -> np.ndarray:
-    """Which targets of packed rows count (host-side mirror of the training loss's mask):
+def packed_targets_mask(segments_BW: np.ndarray | jax.Array) -> np.ndarray | jax.Array:
+    """Which targets of packed rows count (the training loss's mask; numpy or traced):
     target ``t`` (token ``t + 1``) when tokens ``t`` and ``t + 1`` share a non-zero segment."""
     return (segments_BW[:, 1:] == segments_BW[:, :-1]) & (segments_BW[:, :-1] != 0)
 

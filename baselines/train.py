@@ -38,7 +38,7 @@ from flax import nnx
 from rexbench.baselines.data import BatchStream, TaskData, load_task_data, pad_to_multiple
 from rexbench.baselines.models.dropout import active_dropout
 from rexbench.baselines.models.registry import count_params, init_states
-from rexbench.baselines.packing import layout, plan_steps, rows_needed, sequence_lengths
+from rexbench.baselines.packing import layout, packed_targets_mask, plan_steps, rows_needed, sequence_lengths
 from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
 from rexbench.baselines.regimes import RegimeData, check_regime, regime_data
 from rexbench.baselines.sharding import SeedMesh
@@ -100,9 +100,8 @@ def sequence_loss(graphdef: nnx.GraphDef, params: nnx.State, tokens_BW: jax.Arra
     if segments_BW is None:
         mask_BT = targets_BT != PAD if mask_BT is None else mask_BT
     else:
-        seg_in_BT, seg_out_BT = segments_BW[:, :-1], segments_BW[:, 1:]
-        mask_BT = (seg_out_BT == seg_in_BT) & (seg_in_BT != 0)
-        kw["segments_BT"] = seg_in_BT
+        mask_BT = packed_targets_mask(segments_BW)
+        kw["segments_BT"] = segments_BW[:, :-1]
     return nll_sum_count(model(inputs_BT, **kw), targets_BT, mask_BT)
 
 
