@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rexbench.tasks import PAD, Task, get_split
+from rexbench.tasks.vocab import encode, pad_rows
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,37 @@ class TaskData:
     val: np.ndarray
 
 
-def sequence_width(task: Task) -> int:
-    """Longest ``SOS word EOS`` among the train and val splits."""
-    return int(max(get_split(task, "train").lengths.max(), get_split(task, "val").lengths.max()))
+# What the training rows are (``rexbench train --train-set``): "sampled", the task's 10,000
+# i.i.d. ``train`` words (the suite's setting); "support", every word of the language once
+# (Task.support: the rule-extrapolation code's setting, e.g. aⁿbⁿ at N = 128 = its 128
+# words). The val split, selection and scoring are the same either way. "support" trains on
+# the uniform distribution over the support, which is the task's own distribution only
+# where that is uniform (aⁿbⁿ: n uniform on 1..N).
+TRAIN_SETS: tuple[str, ...] = ("sampled", "support")
 
 
-def load_task_data(task: Task, width: int | None = None) -> TaskData:
-    width = sequence_width(task) if width is None else int(width)
-    return TaskData(
-        task=task.name,
-        vocab_size=task.vocab_size,
-        width=width,
-        train=get_split(task, "train").tokens(width),
-        val=get_split(task, "val").tokens(width),
-    )
+def train_words(task: Task, train_set: str = "sampled") -> tuple[str, ...]:
+    """The training words of ``train_set`` (see :data:`TRAIN_SETS`)."""
+    if train_set == "sampled":
+        return get_split(task, "train").words
+    if train_set == "support":
+        return tuple(task.support())
+    raise ValueError(f"unknown training set {train_set!r}; valid: {', '.join(TRAIN_SETS)}")
+
+
+def sequence_width(task: Task, train_set: str = "sampled") -> int:
+    """Longest ``SOS word EOS`` among the training words and the val split."""
+    longest = max(len(w) for w in train_words(task, train_set)) + 2
+    return int(max(longest, get_split(task, "val").lengths.max()))
+
+
+def load_task_data(task: Task, width: int | None = None, train_set: str = "sampled") -> TaskData:
+    words = train_words(task, train_set)
+    width = sequence_width(task, train_set) if width is None else int(width)
+    train = get_split(task, "train").tokens(width) if train_set == "sampled" else pad_rows(
+        [encode(w, task.symbols) for w in words], width)
+    return TaskData(task=task.name, vocab_size=task.vocab_size, width=width, train=train,
+                    val=get_split(task, "val").tokens(width))
 
 
 def pad_to_multiple(tokens: np.ndarray, multiple: int) -> np.ndarray:

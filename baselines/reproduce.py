@@ -143,11 +143,17 @@ def train_and_score(
     log: Callable[[str], None] = print,
     capability_curve: bool = False,
     devices: int | None = None,
+    size: int | None = None,
+    hyper: dict[str, Any] | None = None,
+    train_set: str = "sampled",
 ) -> list[dict[str, Any]]:
     """Trains ``seeds`` together (over ``devices`` local devices, None = all; a seed's
     numbers do not depend on it), then scores and writes one result per seed; returns them.
     ``capability_curve``: also store the headline family at every validation point
-    (``training.capability_curve``; :mod:`rexbench.baselines.capability_curve`)."""
+    (``training.capability_curve``; :mod:`rexbench.baselines.capability_curve`). ``size``: the
+    task's size parameter (None: the suite's); ``hyper``: model hyperparameters over the
+    name's own; ``train_set``: :data:`rexbench.baselines.data.TRAIN_SETS` -- all three are
+    recorded in the result (``task_config``, ``training.hyper``, ``training.train_set``)."""
     from rexbench.baselines.checkpoint import save_checkpoint
     from rexbench.baselines.train import train
     from rexbench.benchmark.progress import progress_bars
@@ -155,12 +161,12 @@ def train_and_score(
     from rexbench.benchmark.score import score_model
     from rexbench.tasks import SUITE_VERSION, get_task
 
-    task_obj = get_task(task)
+    task_obj = get_task(task, size)
     name = result_model_name(model, regime)
     run = train(model, task_obj, seeds, steps=steps, regime=regime, recipe=recipe, progress=progress,
-                capability_curve=capability_curve, devices=devices)
+                capability_curve=capability_curve, devices=devices, hyper=hyper, train_set=train_set)
     on = f" on {run.devices_used} devices" if run.devices_used > 1 else ""
-    log(f"trained {name} ({run.parameters:,} parameters) on {task}: {run.steps} steps x {len(run.seeds)} seeds{on} "
+    log(f"trained {name} ({run.parameters:,} parameters) on {task_obj.config}: {run.steps} steps x {len(run.seeds)} seeds{on} "
         f"in {run.wall_seconds:.1f} s "
         f"({run.compile_seconds:.1f} s compiling)")
     results = []
@@ -168,6 +174,7 @@ def train_and_score(
         t0 = time.perf_counter()
         training = {
             "regime": regime,
+            "train_set": train_set,
             "recipe": recipe.as_dict(),
             "hyper": run.hyper,
             "steps": run.steps,
@@ -189,7 +196,7 @@ def train_and_score(
             ckpt = checkpoint_dir(out, task, name, seed)
             save_checkpoint(ckpt, run.params(i), {
                 "model": model, "result_model": name, "hyper": run.hyper, "vocab_size": run.vocab_size,
-                "task": task, "seed": seed, "regime": regime, "steps": run.steps, "best_step": int(run.best_step[i]),
+                "task": task, "task_size": task_obj.size, "train_set": train_set, "seed": seed, "regime": regime, "steps": run.steps, "best_step": int(run.best_step[i]),
                 "val_loss": float(run.best_val_loss[i]), "checkpoint_rule": CHECKPOINT_RULE,
                 "train_seconds": round(run.wall_seconds, 3), "recipe": recipe.as_dict(), "suite_version": SUITE_VERSION,
             })

@@ -300,6 +300,7 @@ def train(
     seed_axis: str = "auto",
     capability_curve: bool = False,
     devices: int | None = None,
+    train_set: str = "sampled",
 ) -> TrainResult:
     """Trains ``seeds`` of ``model_name`` on ``task`` together; see the module docstring.
 
@@ -311,7 +312,8 @@ def train(
     :data:`rexbench.baselines.sharding.SPMD_FLAG` before JAX starts (the CLI sets it).
     ``capability_curve``: also score every seed's current parameters at every validation
     point with the headline family (:mod:`rexbench.baselines.capability_curve`; host-side
-    greedy decodes, not compiled into the chunk).
+    greedy decodes, not compiled into the chunk). ``train_set``: the training rows,
+    :data:`rexbench.baselines.data.TRAIN_SETS` (ignored when ``data`` is given).
     """
     t_start = time.perf_counter()
     task = get_task(task) if isinstance(task, str) else task
@@ -325,7 +327,7 @@ def train(
         raise ValueError(f"steps must be >= 1, got {steps}")
 
     seed_mesh = SeedMesh(len(seeds), devices)
-    data = load_task_data(task) if data is None else data
+    data = load_task_data(task, train_set=train_set) if data is None else data
     extra: RegimeData | None = regime_data(task, regime)
     graphdef, params = init_params(model_name, task.vocab_size, seeds, **hyper)
     tx = recipe.optimizer()

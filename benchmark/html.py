@@ -200,7 +200,8 @@ def _files_list(rows: list[lb.Row], links: dict[tuple, str]) -> str:
 
 
 def render_html(results: list[dict], links: dict[tuple, str], figures: dict[str, Path] | None = None,
-                stores: list[str] | None = None, finetune: Sequence[dict] = ()) -> str:
+                stores: list[str] | None = None, finetune: Sequence[dict] = (),
+                ablation: dict[str, list[dict]] | None = None) -> str:
     """The whole page. ``links``: (task, model, seed) -> the result file's path relative to
     the page; ``figures``: task (or ``"finetune"``) -> PNG file to embed; ``finetune``: the
     fine-tuning records."""
@@ -238,5 +239,9 @@ def render_html(results: list[dict], links: dict[tuple, str], figures: dict[str,
     if finetune:
         parts += [markdown_html(finetune_section(summarise(finetune))),
                   _figure((figures or {}).get("finetune"), "fine-tuning", "target excess loss over fine-tuning steps")]
+    if ablation:
+        from rexbench.benchmark.ablation_board import ablation_section
+
+        parts += [markdown_html(ablation_section(ablation))]
     parts += [f"<script>{SCRIPT}</script>", "</body></html>"]
     return "\n".join(p for p in parts if p) + "\n"

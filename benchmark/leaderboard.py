@@ -198,6 +198,22 @@ def load_finetune_stores(results_dirs: Sequence[Path]) -> list[dict]:
     return records
 
 
+def load_ablation_stores(results_dirs: Sequence[Path]) -> dict[str, list[dict]]:
+    """The ablation factors of every store's ``ablation/`` folder (at most one store may have one)."""
+    from rexbench.benchmark.ablation_board import AblationStoreError, load_ablation_store
+
+    found = {}
+    for results_dir in results_dirs:
+        try:
+            factors = load_ablation_store(Path(results_dir))
+        except AblationStoreError as err:
+            raise StoreError(str(err)) from None
+        if factors and found:
+            raise StoreError(f"{results_dir}: a second ablation store (one board shows one ablation)")
+        found = factors or found
+    return found
+
+
 def load_store(results_dir: Path) -> list[dict]:
     """:func:`load_stores` of one store, without the paths."""
     return load_stores([results_dir])[0]
@@ -407,10 +423,11 @@ def overall_table(grouped: dict[str, list[Row]]) -> list[str]:
 
 
 def render(results: list[dict], figures: dict[str, str] | None = None, stores: list[str] | None = None,
-           finetune: Sequence[dict] = ()) -> str:
+           finetune: Sequence[dict] = (), ablation: dict[str, list[dict]] | None = None) -> str:
     """The whole ``leaderboard.md`` text. ``figures`` maps task -> relative PNG path (and
     ``"finetune"`` -> the fine-tuning figure); ``stores`` names the results stores read
-    (default ``results/``); ``finetune``: the fine-tuning records (their section)."""
+    (default ``results/``); ``finetune``: the fine-tuning records (their section); ``ablation``:
+    factor -> results (:mod:`rexbench.benchmark.ablation_board`, its section)."""
     where = ", ".join(f"`{s}`" for s in (stores or ["results/"]))
     grouped = group_rows(results)
     lines = [
@@ -456,4 +473,8 @@ def render(results: list[dict], figures: dict[str, str] | None = None, stores: l
         lines += ["", *icl]
     if finetune:
         lines += ["", *finetune_section(summarise(finetune), (figures or {}).get("finetune"))]
+    if ablation:
+        from rexbench.benchmark.ablation_board import ablation_section
+
+        lines += ["", *ablation_section(ablation)]
     return "\n".join(lines) + "\n"

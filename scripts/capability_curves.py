@@ -1,9 +1,10 @@
 """Capability over training, read from a store's results (``training.capability_curve``).
 
 For each (task, model) with curves, prints the excess val loss and the headline of the
-current parameters at the *plateau* (the first validation after which the mean excess val
-loss over seeds stays within ``--eps`` nats/token of its final value), at the end, its
-range after the plateau, the headline of the selected checkpoints (min ``val_loss``, the
+current parameters at the *plateau* (the first validation at which the mean excess val
+loss over seeds is within ``--eps`` nats/token of its minimum over the run) and at the
+end; the *flat window* (every validation point within ``--eps`` of that minimum), the
+headline's range there and its mean change from one validation point to the next; the headline of the selected checkpoints (min ``val_loss``, the
 benchmark's rule) and the max over the history (the anchors' rule; a diagnostic only).
 Writes ``{task}__capability.png`` per task (:func:`rexbench.benchmark.figures.capability_png`).
 Every file is read through :func:`rexbench.benchmark.results.load_result`, so its curve
@@ -29,9 +30,26 @@ HEADLINE = "ood_rule_extrapolation"
 
 
 def plateau_index(mean_excess: np.ndarray, eps: float) -> int:
-    """First index after which every value stays within ``eps`` of the last one."""
-    far = np.flatnonzero(np.abs(mean_excess - mean_excess[-1]) > eps)
-    return 0 if far.size == 0 else int(far[-1]) + 1
+    """First index at which the mean excess val loss comes within ``eps`` of its minimum over
+    the run: where the loss has levelled off (a curve that later rises, as dyck's does once
+    it overfits, still has its plateau where it first got there)."""
+    return int(np.flatnonzero(mean_excess <= mean_excess.min() + eps)[0])
+
+
+def flat_window(mean_excess: np.ndarray, eps: float) -> np.ndarray:
+    """Indices of every validation point whose mean excess val loss is within ``eps`` of the
+    run's minimum: the checkpoints the loss cannot tell apart at that tolerance."""
+    return np.flatnonzero(mean_excess <= mean_excess.min() + eps)
+
+
+def step_to_step(head_SP: np.ndarray, window: np.ndarray) -> float:
+    """Mean |headline change| between consecutive validation points inside ``window``
+    (consecutive in the run, both in the window), over seeds: how much one checkpoint's
+    headline differs from its neighbour's 50 steps away."""
+    pairs = [i for i in window[:-1] if i + 1 in set(window.tolist())]
+    if not pairs:
+        return float("nan")
+    return float(np.mean([np.abs(head_SP[:, i + 1] - head_SP[:, i]).mean() for i in pairs]))
 
 
 def main() -> None:
@@ -49,10 +67,10 @@ def main() -> None:
         if "capability_curve" in result.get("training", {}):
             runs[result["task"]][result["model"]].append(result)
     figures = args.figures or args.store / "figures"
-    print(f"| task | model | seeds | steps | plateau step (eps {args.eps}) | excess val at plateau → end | "
-          "headline at plateau → end (mean) | headline range after plateau (mean) | selected steps | "
-          "headline at selected (mean) | max over history (mean; diagnostic) |")
-    print("|---|---|--:|--:|--:|---|---|---|---|--:|--:|")
+    print(f"| task | model | seeds | steps | plateau step (eps {args.eps}) | excess val: min, at plateau → end | "
+          "headline at plateau → end (mean) | flat window (steps) | headline range in it (mean) | "
+          "step-to-step change in it | selected steps | headline at selected (mean) | max over history (mean; diagnostic) |")
+    print("|---|---|--:|--:|--:|---|---|---|---|--:|---|--:|--:|")
     for task_name, by_model in sorted(runs.items()):
         s, c = get_task(task_name).nll_sum_count(get_split(task_name, "val").words)
         optimal = s / c
@@ -65,9 +83,12 @@ def main() -> None:
             i = plateau_index(mean_ex, args.eps)
             selected = [r["training"]["best_step"] for r in results]
             at_sel = np.mean([r["metrics"][HEADLINE] for r in results])
+            window = flat_window(mean_ex, args.eps)
             print(f"| {task_name} | {model} | {len(results)} | {steps[-1]} | {steps[i]} | "
-                  f"{mean_ex[i]:.4f} → {mean_ex[-1]:.4f} | {mean_head[i]:.3f} → {mean_head[-1]:.3f} | "
-                  f"{mean_head[i:].min():.3f}–{mean_head[i:].max():.3f} | {', '.join(map(str, selected))} | "
+                  f"{mean_ex.min():.4f}, {mean_ex[i]:.4f} → {mean_ex[-1]:.4f} | "
+                  f"{mean_head[i]:.3f} → {mean_head[-1]:.3f} | {steps[window[0]]}–{steps[window[-1]]} "
+                  f"({window.size} points) | {mean_head[window].min():.3f}–{mean_head[window].max():.3f} | "
+                  f"{step_to_step(head, window):.3f} | {', '.join(map(str, selected))} | "
                   f"{at_sel:.3f} | {head.max(axis=1).mean():.3f} |")
         figures.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(figures / f"{task_name}__capability.png", capability_png(task_name, by_model, optimal))

@@ -227,6 +227,32 @@ class Task(abc.ABC):
             words.append("".join(chars))
         return words
 
+    def support(self, limit: int = 10_000) -> list[str]:
+        """Every word of positive probability, in lexicographic order of token ids.
+
+        The anchors' data setting (issue #13: aⁿbⁿ with N = 128 trained on its 128 words)
+        is "train on the support, each word once" (``--train-set support``). A depth-first
+        walk over positive-probability transitions; ValueError once more than ``limit``
+        words exist (Dyck's support is astronomically large). Example: AnBn(3).support()
+        is ``["aaabbb", "aabb", "ab"]`` (``a`` sorts before ``b``, EOS before both).
+        """
+        words: list[str] = []
+        stack: list[tuple[str, State]] = [("", self.initial_state())]
+        while stack:
+            prefix, state = stack.pop()
+            vec = self.probs(state)
+            if vec[EOS] > 0:
+                words.append(prefix)
+                if len(words) > limit:
+                    raise ValueError(f"{self.config} has more than {limit:,} words; "
+                                     "train on its support only where it is small")
+            # pushed in reverse so the smallest token id is expanded first
+            for i in reversed(range(len(self.symbols))):
+                if vec[NUM_SPECIAL + i] > 0:
+                    ch = self.symbols[i]
+                    stack.append((prefix + ch, self.transition(state, ch)))
+        return words
+
     def describe_rules(self) -> list[str]:
         roles = {self.keep_rule: "keep", self.break_rule: "break"}
         return [

@@ -48,8 +48,30 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # 6 blocks of width 64, sLSTM at block 1 (0-based, xLSTM's slstm_at=[1]), the others mLSTM
     # (4 heads, conv 4, sLSTM MLP 80: the class defaults): 242,029 parameters.
     "xlstm-rulex": ("xlstm", {"d_model": 64, "layout": "msmmmm"}),
+    # One factor of the anbn ablation each (rexbench.baselines.ablation, docs/ABLATION.md):
+    # the suite's Transformer with the anchors' dropout (0.1 at nn.TransformerEncoderLayer's
+    # sites); the anchors' architecture without its dropout; and the suite's Transformer with
+    # a position table long enough for aⁿbⁿ at N = 128 (the harness feeds up to 592 tokens).
+    "transformer-dropout": ("transformer", {"dropout": 0.1}),
+    "transformer-rulex-nodropout": ("transformer", {
+        "d_model": 10, "num_heads": 5, "mlp_dim": 1024, "num_layers": 7, "norm": "post", "pos": "sinusoidal",
+        "activation": "relu", "embed_scale": True, "ln_eps": 6e-3, "dropout": 0.0}),
+    "transformer-l1024": ("transformer", {"max_len": 1024}),
 }
 MODEL_NAMES: tuple[str, ...] = (*MODELS, *CONFIGS)
+
+
+def position_limit(name: str) -> int | None:
+    """The longest row model ``name`` accepts (its learned position table), None: any."""
+    import inspect
+
+    cls, preset = resolve(name)
+    params = inspect.signature(cls.__init__).parameters
+    # only a model with a `pos` choice has a position table; the recurrent ones accept
+    # `max_len` for interface uniformity and ignore it
+    if "max_len" not in params or "pos" not in params or preset.get("pos", params["pos"].default) != "learned":
+        return None
+    return int(preset.get("max_len", params["max_len"].default))
 
 
 def resolve(name: str) -> tuple[type[nnx.Module], dict[str, Any]]:

@@ -94,6 +94,19 @@ def task_name(text: str) -> str:
     return text
 
 
+def task_spec(text: str):
+    """``NAME`` or ``NAME:SIZE`` (e.g. ``anbn:128``) -> the task at that size parameter."""
+    from rexbench.tasks import UnknownTaskError, get_task
+
+    name, colon, size = text.partition(":")
+    if colon and not size.isdigit():
+        raise argparse.ArgumentTypeError(f"invalid task {text!r}: expected NAME or NAME:SIZE, e.g. anbn:128")
+    try:
+        return get_task(name, int(size) if colon else None)
+    except (UnknownTaskError, ValueError) as err:
+        raise argparse.ArgumentTypeError(f"invalid task {text!r}: {err}") from None
+
+
 def positive_int(text: str) -> int:
     """An integer >= 1 (step budgets, sizes, limits)."""
     try:

@@ -16,7 +16,7 @@ import argparse
 import sys
 import time
 
-from rexbench.benchmark.commands.common import output_dir, positive_int
+from rexbench.benchmark.commands.common import output_dir, positive_int, task_spec
 
 OPTIMIZERS = ("adamw", "sgd")
 
@@ -31,20 +31,10 @@ def _alphas(text: str) -> list[float]:
     return values
 
 
-def _target(text: str):
-    from rexbench.tasks import UnknownTaskError, get_task
-
-    name, _, size = text.partition(":")
-    try:
-        return get_task(name, int(size) if size else None)
-    except (UnknownTaskError, ValueError) as err:
-        raise argparse.ArgumentTypeError(f"invalid --target {text!r}: {err}") from None
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="fine-tune checkpoints and their exact rescaled twins on a target task")
     p.add_argument("--source", nargs="+", required=True, help="checkpoint directories (ckpt:DIR or DIR)")
-    p.add_argument("--target", required=True, type=_target, help="target task, e.g. anbn:64 (anbn at doubled N)")
+    p.add_argument("--target", required=True, type=task_spec, help="target task, e.g. anbn:64 (anbn at doubled N)")
     p.add_argument("--alphas", type=_alphas, default=[0.1, 1.0, 10.0], help="rescalings (default 0.1,1,10)")
     p.add_argument("--optimizers", nargs="+", choices=OPTIMIZERS, default=list(OPTIMIZERS))
     p.add_argument("--steps", type=positive_int, default=200, help="fine-tuning steps (default 200)")
@@ -84,7 +74,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             print(f"rexbench finetune: {path}: model {meta['model']!r} has no exact rescaling; "
                   f"valid: {', '.join(RESCALABLE)}", file=sys.stderr)
             return 2
-        source_task = get_task(meta["task"])
+        source_task = get_task(meta["task"], meta.get("task_size"))
         if source_task.vocab_size != args.target.vocab_size:
             print(f"rexbench finetune: {path}: source {source_task.config} and target {args.target.config} "
                   "do not share the vocabulary", file=sys.stderr)

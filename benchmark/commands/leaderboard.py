@@ -21,6 +21,7 @@ from rexbench.benchmark.leaderboard import (
     FIGURE_DIR,
     StoreError,
     group_rows,
+    load_ablation_stores,
     load_finetune_stores,
     load_stores,
     render,
@@ -75,12 +76,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     try:
         results, paths = load_stores(args.results)
         finetune = load_finetune_stores(args.results)
+        ablation = load_ablation_stores(args.results)
     except StoreError as err:
         print(f"rexbench: {err}", file=sys.stderr)
         return 2
     stores = [_rel(p, args.out.parent) + "/" for p in args.results]  # as seen from the board
     if args.check:
-        stale = [str(f) for f, want in board_texts(results, paths, args.out, html_out, figures, stores, finetune).items()
+        stale = [str(f) for f, want in board_texts(results, paths, args.out, html_out, figures, stores, finetune, ablation).items()
                  if (f.read_text() if f.exists() else None) != want]
         if stale:
             print(f"rexbench: {' and '.join(stale)} stale: not what {', '.join(map(str, args.results))} generate; "
@@ -88,14 +90,15 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             return 1
         print(f"{args.out} and {html_out} are up to date ({len(results)} result files, {len(finetune)} fine-tuning records)")
         return 0
-    write_leaderboard(results, paths, args.out, html_out, figures, stores, finetune)
+    write_leaderboard(results, paths, args.out, html_out, figures, stores, finetune, ablation)
     print(f"wrote {args.out}, {html_out} and the figures from {len(results)} result files"
           f"{f' and {len(finetune)} fine-tuning records' if finetune else ''}")
     return 0
 
 
 def board_texts(results: list[dict], paths: dict[tuple, Path], out: Path, html_out: Path, figures: Path,
-                stores: list[str] | None, finetune: list[dict]) -> dict[Path, str]:
+                stores: list[str] | None, finetune: list[dict],
+                ablation: dict[str, list[dict]] | None = None) -> dict[Path, str]:
     """The markdown and the page, as they would be written."""
     from rexbench.benchmark.html import render_html
 
@@ -108,13 +111,15 @@ def board_texts(results: list[dict], paths: dict[tuple, Path], out: Path, html_o
     if finetune:
         pngs["finetune"] = figures / FINETUNE_FIGURE
     return {
-        out: render(results, figure_links(figures, out, list(grouped), bool(finetune), bool(icl)), stores, finetune),
-        html_out: render_html(results, links, pngs, stores, finetune),
+        out: render(results, figure_links(figures, out, list(grouped), bool(finetune), bool(icl)), stores, finetune,
+                    ablation),
+        html_out: render_html(results, links, pngs, stores, finetune, ablation),
     }
 
 
 def write_leaderboard(results: list[dict], paths: dict[tuple, Path], out: Path, html_out: Path, figures: Path,
-                      stores: list[str] | None = None, finetune: list[dict] | None = None) -> None:
+                      stores: list[str] | None = None, finetune: list[dict] | None = None,
+                      ablation: dict[str, list[dict]] | None = None) -> None:
     """Writes the figures, then the markdown and the page (each atomically)."""
     from rexbench.benchmark.figures import finetune_png, icl_png, write_figures  # matplotlib only when writing
 
@@ -124,5 +129,5 @@ def write_leaderboard(results: list[dict], paths: dict[tuple, Path], out: Path, 
         atomic_write_bytes(figures / ICL_FIGURE, icl_png(icl))
     if finetune:
         atomic_write_bytes(figures / FINETUNE_FIGURE, finetune_png(finetune))
-    for path, text in board_texts(results, paths, out, html_out, figures, stores, finetune or []).items():
+    for path, text in board_texts(results, paths, out, html_out, figures, stores, finetune or [], ablation).items():
         atomic_write_bytes(path, text.encode())

@@ -13,14 +13,15 @@ import os
 import sys
 from pathlib import Path
 
-from rexbench.benchmark.commands.common import output_dir, output_dir_problem, positive_int, seed_list
+from rexbench.benchmark.commands.common import output_dir, output_dir_problem, positive_int, seed_list, task_spec
 from rexbench.benchmark.commands.scaleout import add_devices_argument, add_grid_filters, add_host_arguments, start
 
 CACHE_ENV = "REXBENCH_JAX_CACHE"
 # checked against the registry at run time; the -rulex names are the rule-extrapolation code's
 # configurations (rexbench.baselines.models.registry.CONFIGS), not part of the reproduce grid
 GRID_NAMES = ("transformer", "lstm", "linear", "mamba", "xlstm")  # `reproduce --models` filters
-BASELINE_NAMES = (*GRID_NAMES, "transformer-rulex", "lstm-rulex", "mamba-rulex", "xlstm-rulex")
+BASELINE_NAMES = (*GRID_NAMES, "transformer-rulex", "lstm-rulex", "mamba-rulex", "xlstm-rulex",
+                  "transformer-dropout", "transformer-rulex-nodropout", "transformer-l1024")
 
 
 def enable_compilation_cache() -> str | None:
@@ -67,7 +68,11 @@ CURVE_HELP = ("also score the headline family of every seed's current parameters
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a baseline on a task (all seeds at once), select on val, score, write results")
     p.add_argument("--model", required=True, help=f"one of: {', '.join(BASELINE_NAMES)}")
-    p.add_argument("--task", required=True, help="a task name (see `rexbench tasks`)")
+    p.add_argument("--task", required=True, type=task_spec,
+                   help="a task name (see `rexbench tasks`), or NAME:SIZE for another size parameter, e.g. anbn:128")
+    p.add_argument("--train-set", choices=("sampled", "support"), default="sampled",
+                   help="sampled: the task's 10,000 train words (default); support: every word of the language once "
+                        "(the rule-extrapolation code's setting; only where the support is small, e.g. anbn:128)")
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2, 3, 4], help="e.g. 0-4 (default) or 0,3")
     p.add_argument("--out", required=True, type=output_dir,
                    help="results directory (checked before any work; the published store results/ only if named)")
@@ -85,6 +90,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="results directory (default: runs/grid/, or runs/quick/ with --quick; "
                         "--out results/ regenerates the published store)")
     p.add_argument("--icl", action="store_true", help="only the in-context-learning part (docs/ICL.md; default out runs/icl/)")
+    p.add_argument("--ablation", action="store_true",
+                   help="only the anbn ablation towards the anchors' setting (docs/ABLATION.md; default out runs/ablation/, "
+                        "one sub-store per factor)")
+    p.add_argument("--full", action="store_true", help="with --ablation: also the factors too slow for a 2-core CPU")
     p.add_argument("--seeds", type=seed_list, default=None, help="override the grid's seeds")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
     p.add_argument("--no-checkpoints", action="store_true")
@@ -99,24 +108,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_checkpoint_loaders()
 
 
-def _check_names(model: str, task: str, regime: str) -> str | None:
-    from rexbench.baselines.models.registry import MODEL_NAMES
+def _check_names(model: str, task, regime: str, train_set: str = "sampled") -> str | None:
+    """Everything about (model, task, regime, training set) that can fail, checked before any work."""
+    from rexbench.baselines.models.registry import MODEL_NAMES, position_limit
     from rexbench.baselines.regimes import REGIMES
-    from rexbench.tasks.registry import TASK_NAMES
+    from rexbench.benchmark.checks import harness_widths
 
     if model not in MODEL_NAMES:
         return f"unknown model {model!r}; valid models: {', '.join(MODEL_NAMES)}"
-    if task not in TASK_NAMES:
-        return f"unknown task {task!r}; valid tasks: {', '.join(TASK_NAMES)}"
     if regime not in REGIMES:
         return f"unknown regime {regime!r}; valid regimes: {', '.join(REGIMES)}"
     if regime != "standard" and model != "transformer":
         return f"regime {regime!r} is defined for the transformer only"
+    if train_set == "support":
+        try:
+            task.support()
+        except ValueError as err:
+            return f"--train-set support: {err}"
+    limit = position_limit(model)
+    widest = max(harness_widths(task).values())
+    if limit is not None and widest > limit:
+        return (f"{model}'s position table has {limit} rows, but the harness feeds rows of up to {widest} tokens "
+                f"on {task.config}; use a model without one, or transformer-l1024")
     return None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    error = _check_names(args.model, args.task, args.regime)
+    error = _check_names(args.model, args.task, args.regime, args.train_set)
     if error is None and args.steps is not None and args.steps < 1:
         error = f"--steps must be >= 1, got {args.steps}"
     if error:
@@ -131,7 +149,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rexbench.benchmark.errors import ModelRefused
 
     try:
-        train_and_score(args.model, args.task, args.seeds, args.out, steps=args.steps, regime=args.regime,
+        train_and_score(args.model, args.task.name, args.seeds, args.out, steps=args.steps, regime=args.regime,
+                        size=args.task.size, train_set=args.train_set,
                         save_checkpoints=not args.no_checkpoints, progress=not args.no_progress,
                         capability_curve=args.capability_curve, devices=args.devices)
     except ModelRefused as err:
@@ -140,7 +159,51 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ablation(args: argparse.Namespace) -> int:
+    """``reproduce --ablation``: the factors of rexbench.baselines.ablation, resumable."""
+    from rexbench.baselines.ablation import SEEDS, estimate_seconds, existing, factors, run_ablation
+
+    if args.icl or args.quick or args.models or args.tasks or args.steps or args.coordinator is not None:
+        print("rexbench reproduce: --ablation takes only --out, --seeds, --full, --dry-run, --no-progress, "
+              "--no-checkpoints", file=sys.stderr)
+        return 2
+    seeds = args.seeds or list(SEEDS)
+    out = args.out or Path("runs") / "ablation"
+    problem = output_dir_problem(out)
+    if problem:
+        print(f"rexbench reproduce: --out {out}: {problem}", file=sys.stderr)
+        return 2
+    plan = factors(args.full)
+    if args.dry_run:
+        print(f"store: {out.as_posix()} (one directory per factor)")
+        total = 0.0
+        for f in plan:
+            todo = [seed for seed in seeds if not existing(out, f, seed)[0]]
+            total += estimate_seconds(f, todo)
+            print(f"{f.name}: {f.changes}; {f.model} on anbn(N={f.size or 32}), {f.steps} steps: "
+                  + (f"to do: seeds {','.join(map(str, todo))}" if todo else "done"))
+        print(f"still to do: about {total / 60:.0f} min on the 2-core reference CPU")
+        return 0
+    enable_compilation_cache()
+    from tqdm.auto import tqdm
+
+    from rexbench.benchmark.errors import ModelRefused
+
+    try:
+        run_ablation(out, full=args.full, seeds=seeds, progress=not args.no_progress,
+                     save_checkpoints=not args.no_checkpoints, log=print if args.no_progress else tqdm.write)
+    except ModelRefused as err:
+        print(f"rexbench reproduce: the harness refused a trained model: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.ablation:
+        return cmd_ablation(args)
+    if args.full:
+        print("rexbench reproduce: --full applies to --ablation only", file=sys.stderr)
+        return 2
     from rexbench.baselines.reproduce import (
         DEFAULT_SEEDS,
         QUICK_SEEDS,
