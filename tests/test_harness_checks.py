@@ -98,7 +98,7 @@ def test_tiny_float_noise_is_tolerated() -> None:
     def noisy(tokens: np.ndarray) -> np.ndarray:
         out = TABLE[tokens].astype(np.float64)
         # future-dependent on one token's logit (so the log-probabilities do move), by at
-        # most 1e-8 x (256 positions x token id 4) = 1e-5 nats, below the 1e-4 tolerance
+        # most 1e-8 x (256 positions x token id 4) = 1e-5 nats, below the 5e-4 tolerance
         out[:, :, 3] += 1e-8 * tokens.sum(axis=1)[:, None]
         return out
 
@@ -114,15 +114,36 @@ def _shifted_step(table: np.ndarray, token: int, shift: float) -> HostFunction:
 
 
 def test_float32_rounding_of_unlikely_tokens_is_tolerated() -> None:
-    """The tolerance is 1e-4 + 1e-5 x |log p|: by hand, a token at log p ~ -20 may move by
-    up to 3e-4 nats (float32's rounding at logits of that scale), a likely one by ~1e-4."""
+    """The tolerance is 5e-4 + 1e-5 x |log p|: by hand, a token at log p ~ -21.4 may move by
+    up to 5e-4 + 2.14e-4 = 7.1e-4 nats (float32's rounding at logits of that scale), a likely
+    one by ~5e-4."""
     table = np.zeros((V, V))
     table[:, 0] = -20.0  # token 0 (PAD) at log p = -20 - ln 4 ~ -21.4 after every token
-    # +2e-4 on its logit moves its log p by 2e-4 (and the others' by 2e-4 x e^-21.4): under
-    # the 1e-4 + 2.1e-4 allowed there, above the old absolute 1e-4
-    check_model(as_model(_shifted_step(table, 0, 2e-4), V), TASK)
-    # +3e-4 on a token at p = 1/4 moves its log p by 3e-4 x 3/4 = 2.25e-4 > 1e-4 + 1e-5 x ln 4
-    assert "incremental decoding disagrees" in refusal(_shifted_step(table, 1, 3e-4))
+    # +6.5e-4 on its logit moves its log p by 6.5e-4 (and the others' by 6.5e-4 x e^-21.4):
+    # under the 7.1e-4 allowed there, above the absolute 5e-4
+    check_model(as_model(_shifted_step(table, 0, 6.5e-4), V), TASK)
+    # +1e-3 on a token at p = 1/4 moves its log p by 1e-3 x 3/4 = 7.5e-4 > 5e-4 + 1e-5 x ln 4
+    assert "incremental decoding disagrees" in refusal(_shifted_step(table, 1, 1e-3))
+
+
+def _batch_size_noise(shift: float) -> HostFunction:
+    """Forward = TABLE, except that in batches of more than 4 rows one likely token's logit
+    moves by ``shift``: XLA:CPU's per-shape summation order, as a legitimate model shows it."""
+    def forward(tokens: np.ndarray) -> np.ndarray:
+        out = TABLE[tokens].astype(np.float64)
+        if tokens.shape[0] > 4:
+            out[:, :, 1] += shift
+        return out
+    return HostFunction(forward, init_state_fn=lambda b: None, step_fn=lambda s, tok, pos: (TABLE[tok], s))
+
+
+def test_batch_size_rounding_of_a_trained_model_is_tolerated() -> None:
+    """A Transformer trained 3,000 steps on anbn (seed 3) gave log-probabilities 1.53e-4 nats
+    apart at log p = -1.6 between a batch of 128 rows and one of 4 (benchmark/checks.py) and
+    was refused under the old absolute 1e-4. The same size of difference is tolerated now,
+    and one of 1e-3 (twice the tolerance) is still refused."""
+    check_model(as_model(_batch_size_noise(2e-4), V), TASK)
+    assert "batch-dependent: a row's logits change with the batch size" in refusal(_batch_size_noise(1.3e-3))
 
 
 def test_incremental_disagreement() -> None:
