@@ -2,7 +2,8 @@
 
 For each (task, model) with curves, prints the excess val loss and the headline of the
 current parameters at the *plateau* (the first validation at which the mean excess val
-loss over seeds is within ``--eps`` nats/token of its minimum over the run) and at the
+loss over seeds is within ``--eps`` nats/token of its minimum over the run;
+:func:`rexbench.baselines.budgets.plateau_step`, the budget rule's) and at the
 end; the *flat window* (every validation point within ``--eps`` of that minimum), the
 headline's range there and its mean change from one validation point to the next; the headline of the selected checkpoints (min ``val_loss``, the
 benchmark's rule) and the max over the history (the anchors' rule; a diagnostic only).
@@ -21,19 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rexbench.baselines.budgets import plateau_step
 from rexbench.benchmark.fileio import atomic_write_bytes
 from rexbench.benchmark.figures import capability_png
 from rexbench.benchmark.results import load_result
 from rexbench.tasks import get_split, get_task
 
 HEADLINE = "ood_rule_extrapolation"
-
-
-def plateau_index(mean_excess: np.ndarray, eps: float) -> int:
-    """First index at which the mean excess val loss comes within ``eps`` of its minimum over
-    the run: where the loss has levelled off (a curve that later rises, as dyck's does once
-    it overfits, still has its plateau where it first got there)."""
-    return int(np.flatnonzero(mean_excess <= mean_excess.min() + eps)[0])
 
 
 def flat_window(mean_excess: np.ndarray, eps: float) -> np.ndarray:
@@ -80,7 +75,7 @@ def main() -> None:
             head = np.array([[p[HEADLINE][0] / p[HEADLINE][1] for _, p in r["training"]["capability_curve"]]
                              for r in results])
             mean_ex, mean_head = excess.mean(axis=0), head.mean(axis=0)
-            i = plateau_index(mean_ex, args.eps)
+            i = int(np.flatnonzero(steps == plateau_step(steps.tolist(), mean_ex.tolist(), args.eps))[0])
             selected = [r["training"]["best_step"] for r in results]
             at_sel = np.mean([r["metrics"][HEADLINE] for r in results])
             window = flat_window(mean_ex, args.eps)
