@@ -99,10 +99,13 @@ def existing(out: str | os.PathLike[str], factor: Factor, seed: int) -> tuple[bo
 
 
 def estimate_seconds(factor: Factor, seeds: Sequence[int]) -> float:
-    """Rough wall time on the 2-core reference CPU (measured, docs/ABLATION.md)."""
-    per_seed_step = {"transformer": 0.045, "transformer-dropout": 0.05, "transformer-l1024": 0.3,
-                     "transformer-rulex-nodropout": 0.9, "transformer-rulex": 4.0}[factor.model]
-    return len(seeds) * (factor.steps * per_seed_step + 15.0)
+    """Rough wall time on the 2-core reference CPU: training per seed-step as measured by
+    each factor's store (compile and capability curves included; docs/ABLATION.md), plus
+    scoring per seed. ``transformer-rulex`` is an estimate (``architecture``'s 0.44 s at
+    4x the row length, with dropout), not a measurement."""
+    per_seed_step = {"transformer": 0.07, "transformer-dropout": 0.17, "transformer-l1024": 0.53,
+                     "transformer-rulex-nodropout": 0.44, "transformer-rulex": 3.0}[factor.model]
+    return len(seeds) * (factor.steps * per_seed_step + (60.0 if factor.size else 20.0))
 
 
 def run_ablation(out: str | os.PathLike[str], *, full: bool = False, seeds: Sequence[int] = SEEDS,
