@@ -71,17 +71,13 @@ def factors(full: bool = False) -> list[Factor]:
 
 def existing(out: str | os.PathLike[str], factor: Factor, seed: int) -> tuple[bool, str]:
     """(is ``factor``'s result for ``seed`` already in ``out/<factor>/`` and this plan's?, why not)."""
-    from rexbench.benchmark.errors import ResultError
-    from rexbench.benchmark.results import load_result, result_filename
+    from rexbench.baselines.reproduce import load_existing
+    from rexbench.benchmark.results import result_filename
     from rexbench.tasks import get_task
 
-    path = Path(out) / factor.name / result_filename(TASK, factor.model, seed)
-    if not path.exists():
-        return False, "missing"
-    try:
-        result = load_result(path)
-    except ResultError as err:
-        return False, f"invalid ({err})"
+    result, why = load_existing(Path(out) / factor.name / result_filename(TASK, factor.model, seed))
+    if result is None:
+        return False, why
     training = result.get("training", {})
     expected = {
         "model": (result["model"], factor.model),

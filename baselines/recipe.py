@@ -55,6 +55,12 @@ STEPS: dict[str, int] = {
     "icl-heavy": 1000,
 }
 
+# Per-(task, model) budgets of the grid (issue #13), by the rule of
+# rexbench.baselines.budgets applied to each model's own probe curve
+# (scripts/budget_probe.py, results/budget-probe/; table and reasons in docs/RECIPE.md,
+# "Budgets per (task, model)"). A (task, model) not listed falls back to STEPS[task].
+BUDGETS: dict[tuple[str, str], int] = {}
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -119,8 +125,11 @@ DEFAULT = Recipe()
 RULEX = DEFAULT.replace(peak_lr=2e-3)
 
 
-def steps_for(task: str) -> int:
-    """The step budget of ``task`` (:data:`STEPS`); KeyError lists the known tasks."""
+def steps_for(task: str, model: str | None = None) -> int:
+    """The step budget of ``model`` on ``task`` (:data:`BUDGETS`, else :data:`STEPS`);
+    KeyError lists the known tasks."""
+    if (task, model) in BUDGETS:
+        return BUDGETS[(task, model)]
     try:
         return STEPS[task]
     except KeyError:

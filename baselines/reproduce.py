@@ -68,7 +68,7 @@ class GridRun:
 
     @property
     def planned_steps(self) -> int:
-        return steps_for(self.task) if self.steps is None else self.steps
+        return steps_for(self.task, self.model) if self.steps is None else self.steps
 
     def label(self) -> str:
         return f"{self.result_model} on {self.task} ({self.planned_steps} steps)"
@@ -221,18 +221,27 @@ def _fmt(x: float | None) -> str:
 
 
 # --------------------------------------------------------------------------- grid
+def load_existing(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """(the validated result at ``path``, "") or (None, "missing" / "invalid (why)"): the
+    first test of every resumable plan (the grid, the ablation, the budget probes)."""
+    from rexbench.benchmark.errors import ResultError
+    from rexbench.benchmark.results import load_result
+
+    if not path.exists():
+        return None, "missing"
+    try:
+        return load_result(path), ""
+    except ResultError as err:
+        return None, f"invalid ({err})"
+
+
 def existing_result(out: str | os.PathLike[str], run: GridRun, seed: int) -> tuple[bool, str]:
     """(is the result of (run, seed) already there and valid?, why not)."""
-    from rexbench.benchmark.errors import ResultError
-    from rexbench.benchmark.results import load_result, result_filename
+    from rexbench.benchmark.results import result_filename
 
-    path = Path(out) / result_filename(run.task, run.result_model, seed)
-    if not path.exists():
-        return False, "missing"
-    try:
-        result = load_result(path)
-    except ResultError as err:
-        return False, f"invalid ({err})"
+    result, why = load_existing(Path(out) / result_filename(run.task, run.result_model, seed))
+    if result is None:
+        return False, why
     if result["model"] != run.result_model or result["task"] != run.task or result["seed"] != seed:
         return False, "belongs to another run"
     if result["manifest"]["train_steps"] != run.planned_steps:

@@ -322,7 +322,7 @@ def train(
     seeds = tuple(int(s) for s in seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct and non-empty, got {seeds}")
-    steps = steps_for(task.name) if steps is None else int(steps)
+    steps = steps_for(task.name, model_name) if steps is None else int(steps)
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
 

@@ -19,9 +19,8 @@ from pathlib import Path
 
 from rexbench.baselines.budgets import PROBE_FACTOR, Budget, budget_from_curve
 from rexbench.baselines.recipe import STEPS
-from rexbench.baselines.reproduce import SECONDS_PER_SEED_STEP, TASK_ORDER, train_and_score
-from rexbench.benchmark.errors import ResultError
-from rexbench.benchmark.results import load_result, result_filename
+from rexbench.baselines.reproduce import SECONDS_PER_SEED_STEP, TASK_ORDER, load_existing, train_and_score
+from rexbench.benchmark.results import result_filename
 from rexbench.tasks import get_split, get_task
 
 MODELS = ("linear", "transformer", "lstm", "xlstm", "mamba")  # cheapest first: a cut-off run has the most rows
@@ -30,12 +29,9 @@ GRID_SEEDS = 5
 
 
 def probe_result(out: Path, task: str, model: str) -> dict | None:
-    path = out / result_filename(task, model, SEED)
-    try:
-        result = load_result(path) if path.exists() else None
-    except ResultError as err:
-        print(f"  {path}: {err}; redoing", file=sys.stderr)
-        return None
+    result, why = load_existing(out / result_filename(task, model, SEED))
+    if why.startswith("invalid"):
+        print(f"  {task} {model}: {why}; redoing", file=sys.stderr)
     if result is not None and result["manifest"]["train_steps"] != PROBE_FACTOR * STEPS[task]:
         return None
     return result
@@ -64,8 +60,8 @@ def main() -> None:
                 train_and_score(model, task, [SEED], args.out, steps=PROBE_FACTOR * STEPS[task],
                                 save_checkpoints=False, progress=False)
                 print(f"probe {task} {model}: {time.perf_counter() - t0:.0f} s", flush=True)
-    print(f"| task | model | probe steps | min excess val | plateau step | budget (rule) | levelled in probe | "
-          f"today's budget | probe train s |")
+    print("| task | model | probe steps | min excess val | plateau step | budget (rule) | levelled in probe | "
+          "today's budget | probe train s |")
     print("|---|---|--:|--:|--:|--:|---|--:|--:|")
     grid_seconds = 0.0
     for task in tasks:

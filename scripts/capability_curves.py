@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from rexbench.baselines.budgets import plateau_step
-from rexbench.benchmark.fileio import atomic_write_bytes
 from rexbench.benchmark.figures import capability_png
+from rexbench.benchmark.fileio import atomic_write_bytes
 from rexbench.benchmark.results import load_result
 from rexbench.tasks import get_split, get_task
 

@@ -17,7 +17,9 @@ from rexbench.benchmark.ablation_board import (
     ablation_table,
     curve_ratios,
     factor_stats,
+    finding,
     load_ablation_store,
+    moving_factors,
 )
 from rexbench.benchmark.cli import main
 from rexbench.benchmark.results import load_result
@@ -158,6 +160,13 @@ def test_board_statistics_by_hand() -> None:
     lines = ablation_table({"rexbench": base, "x": other})
     # diff 0.1, se = sqrt(2 * 0.01 / 3) = 0.08165, t = 1.2247 on df 4: two-sided p = 0.288
     assert "+0.100" in lines[-1] and "(p = 0.29)" in lines[-1] and lines[-1].startswith("| x | none |")
+    # p = 0.29: its interval contains 0, so it is not named as moving the headline
+    assert moving_factors({"rexbench": base, "x": other}) == []
+    assert finding({"rexbench": base, "x": other}).startswith("No factor moves")
+    # +0.5 on the same spread: t = 6.12 on df 4, p = 0.0036, named
+    far = [_fake(s, v, [(100, 1, 10)]) for s, v in enumerate((0.5, 0.6, 0.7))]
+    [(name, diff, p)] = moving_factors({"rexbench": base, "x": other, "far": far})
+    assert name == "far" and diff == pytest.approx(0.5) and p == pytest.approx(0.0036, abs=1e-4)
 
 
 def test_ablation_store_refuses_bad_files(support_run, tmp_path) -> None:

@@ -56,3 +56,24 @@ def test_plateau_against_brute_force(values: list[float], eps: float) -> None:
     steps = [50 * i for i in range(len(values))]
     brute = min(s for s, v in zip(steps, values) if all(v <= w + eps for w in values))
     assert plateau_step(steps, values, eps) == brute
+
+
+def test_the_grid_and_train_use_the_per_model_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rexbench.baselines import recipe
+    from rexbench.baselines.reproduce import GridRun
+
+    monkeypatch.setitem(recipe.BUDGETS, ("anbn", "lstm"), 1234)
+    assert recipe.steps_for("anbn", "lstm") == 1234
+    assert GridRun("anbn", "lstm").planned_steps == 1234
+    assert GridRun("anbn", "lstm", steps=50).planned_steps == 50  # an explicit budget wins
+    monkeypatch.delitem(recipe.BUDGETS, ("anbn", "linear"), raising=False)
+    assert recipe.steps_for("anbn", "linear") == recipe.STEPS["anbn"]  # not listed: the task's
+    with pytest.raises(KeyError, match="known: anbn"):
+        recipe.steps_for("nope", "lstm")
+
+
+def test_budgets_are_multiples_of_the_validation_interval() -> None:
+    from rexbench.baselines.recipe import BUDGETS, DEFAULT, STEPS
+
+    assert all(task in STEPS and steps % DEFAULT.eval_every == 0 and steps >= MIN_STEPS
+               for (task, _), steps in BUDGETS.items())
