@@ -25,6 +25,13 @@ RULEX_PARAMS: dict[str, int] = {
     "lstm-rulex": 151_671,
     "mamba-rulex": 102_437,
     "xlstm-rulex": 242_029,
+    # The ablation's one-factor configurations (baselines/ablation.py), derived from the
+    # defaults by hand: dropout adds no parameters; a 1024-row position table adds
+    # (1024 - 256) * 64 = 49,152 to the default Transformer's 117,125; the no-dropout
+    # rulex stack has transformer-rulex's weights.
+    "transformer-dropout": 117_125,
+    "transformer-l1024": 117_125 + (1024 - 256) * 64,
+    "transformer-rulex-nodropout": 154_063,
 }
 # Small models with every new option on, so the compiled checks stay cheap.
 SMALL: list[tuple[str, dict[str, Any]]] = [
