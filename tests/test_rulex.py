@@ -31,8 +31,8 @@ RULEX_PARAMS: dict[str, int] = {
     # rulex stack has transformer-rulex's weights.
     "transformer-dropout": 117_125,
     "transformer-l1024": 117_125 + (1024 - 256) * 64,
-    "transformer-rulex-nodropout": 154_063,
 }
+RULEX_PARAMS["transformer-rulex-nodropout"] = RULEX_PARAMS["transformer-rulex"]
 # Small models with every new option on, so the compiled checks stay cheap.
 SMALL: list[tuple[str, dict[str, Any]]] = [
     ("transformer", {"d_model": 16, "num_heads": 4, "mlp_dim": 32, "num_layers": 2, "norm": "post",
