@@ -80,7 +80,8 @@ def anbn_batch() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("name,hyper", [("transformer", {}), ("transformer", {"pos": "rope"}),
-                                        ("transformer", {"pos": "sinusoidal", "norm": "post"}), ("lstm", {})])
+                                        ("transformer", {"pos": "sinusoidal", "norm": "post"}), ("lstm", {}),
+                                        ("xlstm", {}), ("xlstm", {"layout": "sm"})])
 def test_packed_batch_gives_the_unpacked_loss_and_gradients(anbn_batch, name: str, hyper: dict) -> None:
     unpacked_BW, packed_RW2 = anbn_batch
     assert len(packed_RW2) < len(unpacked_BW)  # fewer rows
