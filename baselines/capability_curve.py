@@ -19,6 +19,7 @@ result check (:func:`rexbench.benchmark.curves.check_capability_curve`) holds a 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import jax
@@ -29,6 +30,19 @@ from rexbench.benchmark.headline import headline_metrics
 from rexbench.tasks import Task
 
 Counts = dict[str, list[int]]  # metric -> [successes, count]
+
+# The grid's curves (`rexbench reproduce`) have at most about this many points per run:
+# a point costs two decodes of every OOD prompt per seed (on dyck ~5 s per seed for the
+# Transformer on the reference CPU), so a curve at every validation point of a 2,400-step
+# run would cost more than its training. Shorter runs keep every validation point.
+CURVE_POINTS = 12
+
+
+def curve_every(steps: int, eval_every: int, points: int = CURVE_POINTS) -> int:
+    """The interval (a multiple of ``eval_every``) that gives a ``steps``-step run at most
+    ``points`` curve points before its last: ``curve_every(300, 50) == 50`` (every validation point),
+    ``curve_every(2400, 50) == 200`` (12), ``curve_every(1400, 50) == 150`` (9 + the last)."""
+    return eval_every * max(1, math.ceil(steps / (eval_every * points)))
 
 
 def capability_point(graphdef: nnx.GraphDef, params_S: nnx.State, task: Task, seeds: Sequence[int]) -> list[Counts]:

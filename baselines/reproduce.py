@@ -8,9 +8,10 @@ the harness (:func:`rexbench.benchmark.score.score_model`) and write its result 
 
 :func:`reproduce` first scores the reference rows (:func:`score_references`: the oracles,
 the trivial policies and the uniform model on every task of the grid, for every seed),
-then runs a grid of such runs (:func:`full_grid`: the 6 tasks x 4 baselines
-x seeds 0-4, plus the ``oracle`` and ``adversarial`` regimes of the Transformer on
-``anbn``; :func:`quick_grid` for ``--quick``). Before each run it loads the result file
+then runs a grid of such runs (:func:`full_grid`: the 6 tasks x the default grid's 3
+baselines x seeds 0-4 at capped budgets, or with ``full`` x all 5 baselines at their rule
+budgets, plus the ``oracle`` and ``adversarial`` regimes of the Transformer on ``anbn``;
+:func:`quick_grid` for ``--quick``). Before each run it loads the result file
 of every seed (:func:`rexbench.benchmark.results.load_result`: schema, suite version, split
 digests) and checks that it is this run's (model name, ``train_steps`` = the planned
 budget, ``checkpoint_rule``); seeds whose file passes are skipped, the others are trained
@@ -27,40 +28,56 @@ from pathlib import Path
 from typing import Any
 
 from rexbench.baselines.hosts import Hosts
-from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
+from rexbench.baselines.recipe import BUDGETS, CHECKPOINT_RULE, DEFAULT, Recipe, grid_steps
 from rexbench.baselines.regimes import result_model_name
 
 DEFAULT_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
-BASELINES: tuple[str, ...] = ("transformer", "lstm", "linear", "mamba")
+BASELINES: tuple[str, ...] = ("transformer", "lstm", "linear", "mamba", "xlstm")
+# The default grid's baselines (`rexbench reproduce`): the ones whose capped grid fits the
+# 2-hour target on the 2-core reference CPU. Mamba and xLSTM cost 2.6-3.0x the
+# Transformer's seed-step there (SECONDS_PER_SEED_STEP), so with them even the capped grid
+# takes ~3.5 hours; they train in the full grid (`rexbench reproduce --full`) at their rule
+# budgets (docs/RECIPE.md, "The grid and its time budget").
+DEFAULT_GRID_BASELINES: tuple[str, ...] = ("transformer", "lstm", "linear")
 TASK_ORDER: tuple[str, ...] = ("anbn", "anbncn", "ban", "bban", "dyck", "csdyck")
 
 # --quick: every baseline on anbn, 2 seeds, short budgets (see docs/RECIPE.md for the
 # measured wall time); enough to exercise the whole pipeline and see the loss fall.
 QUICK_TASKS: tuple[str, ...] = ("anbn",)
 QUICK_SEEDS: tuple[int, ...] = (0, 1)
-QUICK_STEPS: dict[str, int] = {"transformer": 200, "lstm": 200, "linear": 200, "mamba": 150}
+QUICK_STEPS: dict[str, int] = {"transformer": 200, "lstm": 200, "linear": 200, "mamba": 150, "xlstm": 100}
 
 
-# Measured on the 2-core reference CPU (docs/RECIPE.md): seconds per seed-step of training
-# (validation every 50 steps included) and seconds to score one trained seed on anbn;
-# tasks with thousands of OOD prompts (dyck, csdyck) score ~1.5x slower. Used only for
-# the time estimate that `rexbench reproduce` prints. The Transformer and LSTM values are the
-# 2026-11-26 grid's (0.055, 0.038, unpacked) over the packed step's measured gain on anbn
-# (1.49x and 1.43x, scripts/bench_grid_step.py, 2026-12-04).
-SECONDS_PER_SEED_STEP: dict[str, float] = {"transformer": 0.037, "lstm": 0.027, "linear": 0.0015, "mamba": 0.127}
-SCORE_SECONDS_PER_SEED: dict[str, float] = {"transformer": 5.0, "lstm": 1.2, "linear": 0.9, "mamba": 3.0}
+# Measured on the 2-core reference CPU (an Intel Xeon with AVX-512; docs/RECIPE.md): seconds
+# per seed-step of training, packed where the model supports it, validation every 50
+# steps included (`python scripts/bench_grid_step.py --models transformer lstm linear mamba
+# xlstm`, 5 seeds x 100 steps on anbn, idle, 2026-12-07); seconds to score one trained seed on
+# anbn (tasks with thousands of OOD prompts, dyck and csdyck, score ~1.5x slower) and
+# seconds per seed and point of the capability curve on anbn (CURVE_TASK_FACTOR elsewhere):
+# these two are the 2-core AMD EPYC's measurements times 2, the Intel/AMD ratio of the
+# training steps (the grid's log prints the measured ones). Used only for the time
+# estimate that `rexbench reproduce` prints and for splitting a grid over hosts.
+SECONDS_PER_SEED_STEP: dict[str, float] = {"transformer": 0.0747, "lstm": 0.0650, "linear": 0.0031,
+                                           "mamba": 0.1907, "xlstm": 0.2215}
+SCORE_SECONDS_PER_SEED: dict[str, float] = {"transformer": 10.0, "lstm": 2.4, "linear": 1.8, "mamba": 6.0,
+                                            "xlstm": 8.0}
 SCORE_TASK_FACTOR: dict[str, float] = {"dyck": 1.5, "csdyck": 1.5}
+CURVE_SECONDS_PER_SEED_POINT: dict[str, float] = {"transformer": 0.5, "lstm": 0.3, "linear": 0.3, "mamba": 0.6,
+                                                  "xlstm": 0.8}
+CURVE_TASK_FACTOR: dict[str, float] = {"dyck": 11.0, "csdyck": 11.0}
 RUN_OVERHEAD_SECONDS = 2.0  # per run: process-side work outside the timed training and scoring
 
 
 @dataclass(frozen=True)
 class GridRun:
-    """One (task, model, regime) of the grid; ``steps`` None = the task's budget."""
+    """One (task, model, regime) of the grid; ``steps`` None = the grid's steps for it
+    (:func:`rexbench.baselines.recipe.grid_steps`: the budget, capped unless ``full``)."""
 
     task: str
     model: str
     regime: str = "standard"
     steps: int | None = None
+    full: bool = False
 
     @property
     def result_model(self) -> str:
@@ -68,18 +85,21 @@ class GridRun:
 
     @property
     def planned_steps(self) -> int:
-        return steps_for(self.task, self.model) if self.steps is None else self.steps
+        return grid_steps(self.task, self.model, full=self.full) if self.steps is None else self.steps
 
     def label(self) -> str:
         return f"{self.result_model} on {self.task} ({self.planned_steps} steps)"
 
 
-def full_grid() -> list[GridRun]:
+def full_grid(full: bool = False) -> list[GridRun]:
     """Model-major, fastest-to-publish first: every task of a baseline completes its
-    leaderboard row before the next baseline starts; the regimes follow the Transformer."""
-    runs = [GridRun(task, "transformer") for task in TASK_ORDER]
-    runs += [GridRun("anbn", "transformer", regime) for regime in ("oracle", "adversarial")]
-    runs += [GridRun(task, model) for model in BASELINES if model != "transformer" for task in TASK_ORDER]
+    leaderboard row before the next baseline starts; the regimes follow the Transformer.
+    Default: :data:`DEFAULT_GRID_BASELINES` at budgets capped at ``STEPS[task]``; ``full``:
+    all :data:`BASELINES` at their rule budgets (:data:`rexbench.baselines.recipe.BUDGETS`), uncapped."""
+    models = BASELINES if full else DEFAULT_GRID_BASELINES
+    runs = [GridRun(task, "transformer", full=full) for task in TASK_ORDER]
+    runs += [GridRun("anbn", "transformer", regime, full=full) for regime in ("oracle", "adversarial")]
+    runs += [GridRun(task, model, full=full) for model in models if model != "transformer" for task in TASK_ORDER]
     return runs
 
 
@@ -110,16 +130,30 @@ def select_grid(grid: Sequence[GridRun], models: Sequence[str] | None = None, ta
             if (models is None or run.model in models) and (tasks is None or run.task in tasks)]
 
 
-def estimate_seconds(grid: Sequence[GridRun], seeds: Sequence[int]) -> float:
-    """Rough wall time of ``grid`` x ``seeds`` on the reference CPU (see the constants above)."""
+def estimate_seconds(grid: Sequence[GridRun], seeds: Sequence[int], curve: bool = False) -> float:
+    """Rough wall time of ``grid`` x ``seeds`` on the reference CPU (see the constants above),
+    with the capability curves' points (:func:`curve_points`) if ``curve``."""
     total = 0.0
     for run in grid:
         n = len(seeds)
         extra = 1.1 if run.regime != "standard" else 1.0  # the regime batch
-        total += n * run.planned_steps * SECONDS_PER_SEED_STEP.get(run.model, 0.1) * extra
+        total += n * run.planned_steps * SECONDS_PER_SEED_STEP.get(run.model, 0.3) * extra
         total += n * SCORE_SECONDS_PER_SEED.get(run.model, 10.0) * SCORE_TASK_FACTOR.get(run.task, 1.0)
+        if curve:
+            total += (n * curve_points(run.planned_steps) * CURVE_SECONDS_PER_SEED_POINT.get(run.model, 1.0)
+                      * CURVE_TASK_FACTOR.get(run.task, 1.0))
         total += RUN_OVERHEAD_SECONDS
     return total
+
+
+def curve_points(steps: int, eval_every: int = DEFAULT.eval_every) -> int:
+    """How many capability-curve points the grid records on a ``steps``-step run: the
+    validation steps that are multiples of :func:`~rexbench.baselines.capability_curve.curve_every`,
+    and the last (``curve_points(300) == 6``, ``curve_points(1400) == 10``)."""
+    from rexbench.baselines.capability_curve import curve_every
+
+    every = curve_every(steps, eval_every)
+    return steps // every + (steps % every != 0)
 
 
 # --------------------------------------------------------------------------- one run
@@ -146,11 +180,13 @@ def train_and_score(
     size: int | None = None,
     hyper: dict[str, Any] | None = None,
     train_set: str = "sampled",
+    curve_every: int | None = None,
 ) -> list[dict[str, Any]]:
     """Trains ``seeds`` together (over ``devices`` local devices, None = all; a seed's
     numbers do not depend on it), then scores and writes one result per seed; returns them.
     ``capability_curve``: also store the headline family at every validation point
-    (``training.capability_curve``; :mod:`rexbench.baselines.capability_curve`). ``size``: the
+    (``training.capability_curve``; :mod:`rexbench.baselines.capability_curve`), or with
+    ``curve_every`` at every ``curve_every``-th step and the last. ``size``: the
     task's size parameter (None: the suite's); ``hyper``: model hyperparameters over the
     name's own; ``train_set``: :data:`rexbench.baselines.data.TRAIN_SETS` -- all three are
     recorded in the result (``task_config``, ``training.hyper``, ``training.train_set``)."""
@@ -164,7 +200,8 @@ def train_and_score(
     task_obj = get_task(task, size)
     name = result_model_name(model, regime)
     run = train(model, task_obj, seeds, steps=steps, regime=regime, recipe=recipe, progress=progress,
-                capability_curve=capability_curve, devices=devices, hyper=hyper, train_set=train_set)
+                capability_curve=capability_curve, devices=devices, hyper=hyper, train_set=train_set,
+                curve_every=curve_every)
     on = f" on {run.devices_used} devices" if run.devices_used > 1 else ""
     log(f"trained {name} ({run.parameters:,} parameters) on {task_obj.config}: {run.steps} steps x {len(run.seeds)} seeds{on} "
         f"in {run.wall_seconds:.1f} s "
@@ -188,9 +225,13 @@ def train_and_score(
             # rows per packed step (rexbench.baselines.packing), None: one sequence per row
             "packed_rows": run.packed_rows,
         }
+        if (task, model) in BUDGETS and size is None and train_set == "sampled":
+            # the rule's budget of this (task, model): a result trained for fewer steps was capped
+            training["rule_steps"] = BUDGETS[(task, model)]
         if run.capability_curve:
             training["capability_curve"] = [[step, per_seed[i]] for step, per_seed in run.capability_curve]
             training["capability_seconds_note"] = "host time of the joint run's capability curve, all seeds"
+            training["capability_curve_every"] = curve_every or recipe.eval_every
             training["capability_seconds"] = round(run.capability_seconds, 3)
         if save_checkpoints:
             ckpt = checkpoint_dir(out, task, name, seed)
@@ -235,8 +276,9 @@ def load_existing(path: Path) -> tuple[dict[str, Any] | None, str]:
         return None, f"invalid ({err})"
 
 
-def existing_result(out: str | os.PathLike[str], run: GridRun, seed: int) -> tuple[bool, str]:
-    """(is the result of (run, seed) already there and valid?, why not)."""
+def existing_result(out: str | os.PathLike[str], run: GridRun, seed: int, curve: bool = False) -> tuple[bool, str]:
+    """(is the result of (run, seed) already there and valid (with a capability curve if
+    ``curve``)?, why not)."""
     from rexbench.benchmark.results import result_filename
 
     result, why = load_existing(Path(out) / result_filename(run.task, run.result_model, seed))
@@ -248,12 +290,15 @@ def existing_result(out: str | os.PathLike[str], run: GridRun, seed: int) -> tup
         return False, f"trained for {result['manifest']['train_steps']} steps, the plan is {run.planned_steps}"
     if result["checkpoint_rule"] != CHECKPOINT_RULE:
         return False, f"checkpoint rule {result['checkpoint_rule']!r}"
+    if curve and "capability_curve" not in result.get("training", {}):
+        return False, "has no capability curve"
     return True, "done"
 
 
-def grid_status(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequence[int]) -> list[dict[int, tuple[bool, str]]]:
+def grid_status(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequence[int],
+                curve: bool = False) -> list[dict[int, tuple[bool, str]]]:
     """Per run of ``grid``: seed -> :func:`existing_result` (each result file is read once)."""
-    return [{seed: existing_result(out, run, seed) for seed in seeds} for run in grid]
+    return [{seed: existing_result(out, run, seed, curve) for seed in seeds} for run in grid]
 
 
 def reference_names(task: str) -> list[str]:
@@ -317,7 +362,7 @@ def reproduce(
     progress: bool = True,
     save_checkpoints: bool = True,
     log: Callable[[str], None] = print,
-    capability_curve: bool = False,
+    capability_curve: bool = True,
     devices: int | None = None,
     hosts: Hosts | None = None,
 ) -> dict[str, Any]:
@@ -368,8 +413,9 @@ def grid_share(grid: Sequence[GridRun], seeds: Sequence[int], hosts: Hosts | Non
 
 def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequence[int], *, recipe: Recipe,
                progress: bool, save_checkpoints: bool, log: Callable[[str], None],
-               capability_curve: bool = False, devices: int | None = None,
+               capability_curve: bool = True, devices: int | None = None,
                hosts: Hosts | None = None) -> dict[str, Any]:
+    from rexbench.baselines.capability_curve import curve_every
     from rexbench.benchmark.progress import bar
 
     t0 = time.perf_counter()
@@ -383,9 +429,9 @@ def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequ
             f"{estimate_seconds(mine, seeds) / 60:.0f} of {estimate_seconds(grid, seeds) / 60:.0f} min of the grid: "
             + ", ".join(run.label() for run in mine))
     grid = mine
-    status = grid_status(out, grid, seeds)
+    status = grid_status(out, grid, seeds, curve=capability_curve)
     todo_runs = [run for run, st in zip(grid, status) if not all(ok for ok, _ in st.values())]
-    log(f"{len(todo_runs)} of {len(grid)} runs to do; estimated {estimate_seconds(todo_runs, seeds) / 60:.0f} min "
+    log(f"{len(todo_runs)} of {len(grid)} runs to do; estimated {estimate_seconds(todo_runs, seeds, capability_curve) / 60:.0f} min "
         f"on the 2-core reference CPU (fewer if some seeds are done)")
     grid_bar = bar(len(todo_runs), "grid", "run")
     for n, (run, st) in enumerate(zip(grid, status), 1):
@@ -403,7 +449,8 @@ def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequ
         log(f"[{n}/{len(grid)}] {run.label()}: seeds {todo}")
         train_and_score(run.model, run.task, todo, out, steps=run.planned_steps, regime=run.regime, recipe=recipe,
                         save_checkpoints=save_checkpoints, progress=progress, log=log,
-                        capability_curve=capability_curve, devices=devices)
+                        capability_curve=capability_curve, devices=devices,
+                        curve_every=curve_every(run.planned_steps, recipe.eval_every) if capability_curve else None)
         summary["trained"].append((run.label(), todo))
         grid_bar.update(1)
     grid_bar.close()

@@ -301,6 +301,7 @@ def train(
     capability_curve: bool = False,
     devices: int | None = None,
     train_set: str = "sampled",
+    curve_every: int | None = None,
 ) -> TrainResult:
     """Trains ``seeds`` of ``model_name`` on ``task`` together; see the module docstring.
 
@@ -312,7 +313,8 @@ def train(
     :data:`rexbench.baselines.sharding.SPMD_FLAG` before JAX starts (the CLI sets it).
     ``capability_curve``: also score every seed's current parameters at every validation
     point with the headline family (:mod:`rexbench.baselines.capability_curve`; host-side
-    greedy decodes, not compiled into the chunk). ``train_set``: the training rows,
+    greedy decodes, not compiled into the chunk); ``curve_every``: only at the validation
+    points whose step is a multiple of it, and at the last (None: at every one). ``train_set``: the training rows,
     :data:`rexbench.baselines.data.TRAIN_SETS` (ignored when ``data`` is given).
     """
     t_start = time.perf_counter()
@@ -325,6 +327,8 @@ def train(
     steps = steps_for(task.name, model_name) if steps is None else int(steps)
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if curve_every is not None and (curve_every < 1 or curve_every % recipe.eval_every):
+        raise ValueError(f"curve_every must be a positive multiple of eval_every ({recipe.eval_every}), got {curve_every}")
 
     seed_mesh = SeedMesh(len(seeds), devices)
     data = load_task_data(task, train_set=train_set) if data is None else data
@@ -401,7 +405,7 @@ def train(
             loss_np = np.asarray(seed_mesh.unpad(loss_SK), dtype=np.float64)
             val_curve.append((done, val_np.tolist()))
             train_curve.append((done, loss_np.mean(axis=1).tolist()))
-            if capability_curve:
+            if capability_curve and (curve_every is None or done % curve_every == 0 or done == steps):
                 from rexbench.baselines.capability_curve import capability_point
 
                 t0 = time.perf_counter()

@@ -17,16 +17,20 @@ CURVE_METRICS: tuple[str, ...] = ("ood_rule_extrapolation", "ood_finished", "ood
 
 
 def check_capability_curve(result: dict[str, Any]) -> None:
-    """Checks ``result["training"]["capability_curve"]`` when present: its steps are the
-    val curve's, each point is well-formed counts obeying headline = finished x
-    rule-given-finished, and the point at ``best_step`` equals the result's own counts."""
+    """Checks ``result["training"]["capability_curve"]`` when present: its steps are
+    validation steps of the val curve (all of them, or every ``curve_every``-th and the
+    last), ascending, each point is well-formed counts obeying headline = finished x
+    rule-given-finished, and the point at ``best_step``, where there is one, equals the
+    result's own counts."""
     training = result.get("training")
     if not isinstance(training, dict) or "capability_curve" not in training:
         return
     curve = training["capability_curve"]
     val_steps = [p[0] for p in training.get("val_curve", [])]
-    if not isinstance(curve, list) or [p[0] if isinstance(p, list) and p else None for p in curve] != val_steps:
-        raise ResultError("training.capability_curve: its steps are not the val curve's")
+    steps = [p[0] if isinstance(p, list) and p else None for p in curve] if isinstance(curve, list) else None
+    if not steps or not val_steps or steps[-1] != val_steps[-1] or any(s not in val_steps for s in steps) \
+            or any(a >= b for a, b in zip(steps, steps[1:])):
+        raise ResultError("training.capability_curve: its steps are not ascending validation steps ending at the last")
     for step, counts in curve:
         if not isinstance(counts, dict) or set(counts) != set(CURVE_METRICS):
             raise ResultError(f"training.capability_curve at step {step}: needs exactly {', '.join(CURVE_METRICS)}")

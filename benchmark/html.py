@@ -168,8 +168,8 @@ def task_table_html(rows: list[lb.Row]) -> str:
     out.append("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in split_row(md[2])) + "</tr>")  # chance
     for row, line in zip(rows, md[3:], strict=True):
         cells = split_row(line)
-        tds = [f"<td>{inline(c)}</td>" for c in cells[:3]]
-        for key, cell in zip(keys, cells[3:], strict=True):
+        tds = [f"<td>{inline(c)}</td>" for c in cells[:4]]
+        for key, cell in zip(keys, cells[4:], strict=True):
             s = row.summary(key)
             digits = 4 if key in lb.LOSS_KEYS else 3
             if s is None:

@@ -81,6 +81,18 @@ class Row:
         return len(self.results)
 
     @property
+    def steps_cell(self) -> str:
+        """Training steps of the row (shared by its seeds), "—" for an untrained one; a run
+        stopped below its budget rule's steps (``training.rule_steps``, the default grid's
+        cap) says so: ``600 (capped; rule 1100)``."""
+        first = self.results[0]
+        steps, training = first["manifest"].get("train_steps"), first.get("training")
+        if steps is None or not isinstance(training, dict):
+            return "—"
+        rule = training.get("rule_steps")
+        return f"{steps:,} (capped; rule {rule:,})" if isinstance(rule, int) and rule > steps else f"{steps:,}"
+
+    @property
     def regime(self) -> str:
         return self.results[0].get("training", {}).get("regime", "standard")
 
@@ -284,17 +296,17 @@ def _beats(s: Summary | None, bar: float) -> bool:
 
 
 def task_table(rows: list[Row]) -> list[str]:
-    head = ["model", "params", "seeds", *LOSS_KEYS, *(SHORT[k] for k in TABLE_KEYS)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["--:"] * (len(head) - 3)) + "|"]
+    head = ["model", "params", "seeds", "steps", *LOSS_KEYS, *(SHORT[k] for k in TABLE_KEYS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 4 + ["--:"] * (len(head) - 4)) + "|"]
     chance, stderr = _chance(rows)
-    cells = ["*chance* (uniform, Monte Carlo ± s.e.)", "", ""] + ["—"] * len(LOSS_KEYS)
+    cells = ["*chance* (uniform, Monte Carlo ± s.e.)", "", "", ""] + ["—"] * len(LOSS_KEYS)
     cells += ["n/a" if chance[k] is None else f"{chance[k]:.3f} ± {stderr[k]:.3f}" for k in TABLE_KEYS]
     lines.append("| " + " | ".join(cells) + " |")
     bar = bars(rows)
     for row in rows:
         ref = row.model in REFERENCE_ORDER
         cells = [f"*{row.label}*" if ref else f"**{row.label}**"]
-        cells += ["—" if row.parameters is None else f"{row.parameters:,}", str(row.seeds)]
+        cells += ["—" if row.parameters is None else f"{row.parameters:,}", str(row.seeds), row.steps_cell]
         cells += [fmt_cell(row.summary(k), 4) for k in LOSS_KEYS]
         for k in TABLE_KEYS:
             s = row.summary(k)

@@ -64,7 +64,8 @@ def test_the_grid_and_train_use_the_per_model_budget(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setitem(recipe.BUDGETS, ("anbn", "lstm"), 1234)
     assert recipe.steps_for("anbn", "lstm") == 1234
-    assert GridRun("anbn", "lstm").planned_steps == 1234
+    assert GridRun("anbn", "lstm", full=True).planned_steps == 1234
+    assert GridRun("anbn", "lstm").planned_steps == recipe.STEPS["anbn"] == 300  # capped
     assert GridRun("anbn", "lstm", steps=50).planned_steps == 50  # an explicit budget wins
     monkeypatch.delitem(recipe.BUDGETS, ("anbn", "linear"), raising=False)
     assert recipe.steps_for("anbn", "linear") == recipe.STEPS["anbn"]  # not listed: the task's
@@ -77,3 +78,28 @@ def test_budgets_are_multiples_of_the_validation_interval() -> None:
 
     assert all(task in STEPS and steps % DEFAULT.eval_every == 0 and steps >= MIN_STEPS
                for (task, _), steps in BUDGETS.items())
+
+
+def test_budgets_are_the_rule_applied_to_the_committed_probes() -> None:
+    """Every entry of recipe.BUDGETS recomputed from its probe's result file in
+    results/budget-probe/ (the rule written out again here: first validation point within
+    0.001 nats of the minimum excess, twice that, rounded up to 50, at least 100, at most
+    the probe's length), and every probe of the grid's (task, model)s is there."""
+    import json
+    import math
+    from pathlib import Path
+
+    from rexbench.baselines.recipe import BUDGETS
+    from rexbench.baselines.reproduce import BASELINES, TASK_ORDER
+    from rexbench.tasks import get_split, get_task
+
+    probes = Path(__file__).resolve().parents[1] / "results" / "budget-probe"
+    assert set(BUDGETS) == {(t, m) for t in TASK_ORDER for m in BASELINES}
+    for (task, model), budget in BUDGETS.items():
+        result = json.loads((probes / f"{task}__{model}__seed0.json").read_text())
+        s, c = get_task(task).nll_sum_count(get_split(task, "val").words)
+        curve = result["training"]["val_curve"]
+        excess = [v - s / c for _, v in curve]
+        plateau = next(step for step, e in zip([st for st, _ in curve], excess) if e <= min(excess) + 1e-3)
+        want = min(max(100, 50 * math.ceil(2 * plateau / 50)), curve[-1][0])
+        assert budget == want, (task, model, budget, want)

@@ -63,7 +63,9 @@ def test_hand_edited_curves_are_refused(results, tmp_path: Path) -> None:
     cases = [
         (bump_best, f"at the selected step {best}: ood_stop_rule"),
         (break_product, f"at step {other}: headline != finished x rule_given_finished"),
-        (lambda t: t["capability_curve"].pop(), "steps are not the val curve's"),
+        (lambda t: t["capability_curve"].pop(), "steps are not ascending validation steps ending at the last"),
+        (lambda t: t["capability_curve"].reverse(), "steps are not ascending"),
+        (lambda t: t["capability_curve"][0].__setitem__(0, 15), "steps are not ascending validation steps"),
         (lambda t: dict(t["capability_curve"])[other].pop("ood_finished"), "needs exactly"),
         (lambda t: dict(t["capability_curve"])[other].__setitem__("ood_stop_rule", [5, 2]), "must be [successes, count]"),
     ]
@@ -75,3 +77,27 @@ def test_hand_edited_curves_are_refused(results, tmp_path: Path) -> None:
         path.write_text(json.dumps(bad))
         with pytest.raises(ResultError, match="capability_curve"):
             load_result(path)
+
+
+def test_curve_every_thins_the_curve_and_keeps_the_last_point(tmp_path: Path) -> None:
+    """With curve_every 20 on a 50-step run validated every 10 steps the curve has the
+    points 20, 40 and the last, 50; the val curve keeps all five."""
+    res = train_and_score("linear", "anbn", (0,), tmp_path, steps=50, recipe=DEFAULT.replace(eval_every=10),
+                          save_checkpoints=False, progress=False, log=lambda s: None, capability_curve=True,
+                          curve_every=20)
+    training = res[0]["training"]
+    assert [s for s, _ in training["val_curve"]] == [10, 20, 30, 40, 50]
+    assert [s for s, _ in training["capability_curve"]] == [20, 40, 50]
+    assert training["capability_curve_every"] == 20
+    check_capability_curve(res[0])
+    load_result(tmp_path / "anbn__linear__seed0.json")
+
+
+def test_curve_every_by_hand() -> None:
+    from rexbench.baselines.capability_curve import curve_every
+
+    assert curve_every(300, 50) == 50  # 6 points: every validation point
+    assert curve_every(600, 50) == 50  # 12 points
+    assert curve_every(650, 50) == 100  # 13 would be too many: 100, 200, ..., 600 and 650
+    assert curve_every(2400, 50) == 200
+    assert curve_every(1400, 50) == 150

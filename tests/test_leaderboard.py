@@ -223,3 +223,23 @@ def test_finetune_section_and_refusal(tmp_path: Path, capsys) -> None:
     assert run(tmp_path) == 2
     err = capsys.readouterr().err
     assert f"{path}: alpha 10.0: mean_excess is 0.001, its curve gives 0.041" in err
+
+
+def test_steps_column_marks_a_capped_row(tmp_path: Path) -> None:
+    """A row trained below its budget rule's steps (training.rule_steps) says so; one at its
+    rule, and an untrained reference row, do not."""
+    store = fixture_store(tmp_path)
+    for model, steps, rule in (("alpha", 300, 300), ("beta", 400, 1100)):
+        for seed in range(3):
+            path = store / f"anbn__{model}__seed{seed}.json"
+            res = json.loads(path.read_text())
+            res["manifest"]["train_steps"] = steps
+            res["training"] = {"regime": "standard", "recipe": {"peak_lr": 0.003}, "hyper": {}, "steps": steps,
+                               "eval_every": 50, "rule_steps": rule}
+            path.write_text(dump_result(res))
+    assert run(tmp_path) == 0
+    board = (tmp_path / "leaderboard.md").read_text()
+    assert "| **beta** | — | 3 | 400 (capped; rule 1,100) |" in board
+    assert "| **alpha** | — | 3 | 300 |" in board
+    assert "| *stop-now* | — | 2 | — |" in board
+    assert "<td>400 (capped; rule 1,100)</td>" in (tmp_path / "leaderboard.html").read_text()

@@ -97,9 +97,29 @@ def test_reproduce_skips_finished_runs(tmp_path, monkeypatch) -> None:
 
 
 def test_grids() -> None:
-    full = rp.full_grid()
-    assert len(full) == 6 * 4 + 2
+    default, full = rp.full_grid(), rp.full_grid(full=True)
+    assert len(default) == 6 * 3 + 2 and len(full) == 6 * 5 + 2
+    assert {(r.task, r.model) for r in default if r.regime == "standard"} == {
+        (t, m) for t in rp.TASK_ORDER for m in ("transformer", "lstm", "linear")}
     assert {(r.task, r.model) for r in full if r.regime == "standard"} == {
-        (t, m) for t in rp.TASK_ORDER for m in rp.BASELINES}
-    assert {r.result_model for r in full if r.regime != "standard"} == {"transformer-oracle", "transformer-adversarial"}
+        (t, m) for t in rp.TASK_ORDER for m in ("transformer", "lstm", "linear", "mamba", "xlstm")}
+    for grid in (default, full):
+        assert {r.result_model for r in grid if r.regime != "standard"} == {"transformer-oracle", "transformer-adversarial"}
     assert all(r.steps is not None for r in rp.quick_grid())
+    assert {r.model for r in rp.quick_grid()} == set(rp.BASELINES)
+
+
+def test_grid_steps_capped_and_full() -> None:
+    """The default grid caps each run at STEPS[task] (one cap per task, every model);
+    the full grid trains the rule's budgets; worked by hand from recipe.BUDGETS."""
+    from rexbench.baselines import recipe
+
+    steps = {(r.task, r.model, r.regime): r.planned_steps for r in rp.full_grid()}
+    full = {(r.task, r.model, r.regime): r.planned_steps for r in rp.full_grid(full=True)}
+    assert full[("dyck", "mamba", "standard")] == 4800 and ("dyck", "mamba", "standard") not in steps
+    assert full[("dyck", "lstm", "standard")] == 4800 and steps[("dyck", "lstm", "standard")] == 1200
+    assert steps[("anbn", "transformer", "standard")] == full[("anbn", "transformer", "standard")] == 300
+    assert steps[("ban", "transformer", "standard")] == 250 and full[("ban", "transformer", "standard")] == 900
+    assert steps[("anbn", "transformer", "oracle")] == 300
+    assert all(steps[k] == min(full[k], recipe.STEPS[k[0]]) for k in steps)
+    assert all(full[k] == recipe.BUDGETS[k[:2]] for k in full)

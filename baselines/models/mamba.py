@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rexbench.baselines.packing import segment_positions, segment_starts
+
 PyTree = Any
 
 
@@ -96,23 +98,35 @@ class MambaBlock(nnx.Module):
         h_BEN = jnp.exp(delta_BE[..., None] * A_EN) * h_BEN + (delta_BE * x_BE)[..., None] * B_BN[:, None, :]
         return h_BEN, jnp.einsum("ben,bn->be", h_BEN, C_BN)
 
-    def _conv(self, window_BTE: jax.Array, T: int) -> jax.Array:
-        """Causal depthwise conv over a window that has K-1 extra leading steps, then SiLU."""
+    def _conv(self, window_BTE: jax.Array, T: int, positions_BT: jax.Array | None = None) -> jax.Array:
+        """Causal depthwise conv over a window that has K-1 extra leading steps, then SiLU.
+        ``positions_BT`` (packed rows): each slot's position in its segment; a tap reaching
+        before the segment's first token is dropped, as a fresh decode cache has it zero."""
         w_KE = self.conv_w[...]
-        conv_BTE = sum(window_BTE[:, k : k + T] * w_KE[k] for k in range(self.d_conv)) + self.conv_b[...]
+        K = self.d_conv
+        if positions_BT is None:
+            conv_BTE = sum(window_BTE[:, k : k + T] * w_KE[k] for k in range(K)) + self.conv_b[...]
+        else:  # tap k looks K - 1 - k slots back
+            conv_BTE = sum(jnp.where((positions_BT >= K - 1 - k)[..., None], window_BTE[:, k : k + T], 0.0) * w_KE[k]
+                           for k in range(K)) + self.conv_b[...]
         return jax.nn.silu(conv_BTE)
 
-    def __call__(self, x_BTD: jax.Array, scan_impl: str) -> jax.Array:
+    def __call__(self, x_BTD: jax.Array, scan_impl: str, starts_BT: jax.Array | None = None,
+                 positions_BT: jax.Array | None = None) -> jax.Array:
+        """``starts_BT``/``positions_BT`` (packed rows): the state restarts from zero at each
+        segment's first token and the conv sees nothing before it."""
         T = x_BTD.shape[1]
         xin_BTE, z_BTE = jnp.split(self.in_proj(self.norm(x_BTD)), 2, axis=-1)
         # Left zero padding = the zero conv window a fresh decode cache holds.
-        xc_BTE = self._conv(jnp.pad(xin_BTE, ((0, 0), (self.d_conv - 1, 0), (0, 0))), T)
+        xc_BTE = self._conv(jnp.pad(xin_BTE, ((0, 0), (self.d_conv - 1, 0), (0, 0))), T, positions_BT)
         delta_BTE, B_BTN, C_BTN = self._ssm_inputs(xc_BTE)
         A_EN = -jnp.exp(self.A_log[...])
         if scan_impl == "associative":
             # O(log T) depth, good on accelerators, but materialises [B,T,E,N]
             # several times over. h_0 = 0, so the additive part is h_t itself.
             decay_BTEN = jnp.exp(delta_BTE[..., None] * A_EN)
+            if starts_BT is not None:  # a zero decay at a segment start forgets the previous segment
+                decay_BTEN = jnp.where(starts_BT[:, :, None, None], 0.0, decay_BTEN)
             inp_BTEN = (delta_BTE * xc_BTE)[..., None] * B_BTN[:, :, None, :]
             _, h_BTEN = jax.lax.associative_scan(_ssm_combine, (decay_BTEN, inp_BTEN), axis=1)
             y_BTE = jnp.einsum("bten,btn->bte", h_BTEN, C_BTN)
@@ -123,9 +137,16 @@ class MambaBlock(nnx.Module):
             def step(h_BEN: jax.Array, xs: tuple[jax.Array, ...]) -> tuple[jax.Array, jax.Array]:
                 return self._ssm_step(h_BEN, A_EN, *xs)
 
+            def step_with_resets(h_BEN: jax.Array, xs: tuple[jax.Array, ...]) -> tuple[jax.Array, jax.Array]:
+                start_B, *rest = xs
+                return self._ssm_step(jnp.where(start_B[:, None, None], 0.0, h_BEN), A_EN, *rest)
+
             h0_BEN = jnp.zeros((x_BTD.shape[0], self.d_inner, self.d_state), jnp.float32)
             xs = tuple(jnp.swapaxes(a, 0, 1) for a in (delta_BTE, xc_BTE, B_BTN, C_BTN))
-            _, y_TBE = jax.lax.scan(jax.checkpoint(step), h0_BEN, xs)
+            if starts_BT is None:
+                _, y_TBE = jax.lax.scan(jax.checkpoint(step), h0_BEN, xs)
+            else:
+                _, y_TBE = jax.lax.scan(jax.checkpoint(step_with_resets), h0_BEN, (jnp.swapaxes(starts_BT, 0, 1), *xs))
             y_BTE = jnp.swapaxes(y_TBE, 0, 1)
         else:
             raise ValueError(f"scan_impl must be 'associative' or 'sequential', got {scan_impl!r}")
@@ -195,8 +216,15 @@ class Mamba(nnx.Module):
         self.norm_final = nnx.RMSNorm(d_model, epsilon=1e-5, rngs=rngs)
         self.head = nnx.Linear(d_model, vocab_size, rngs=rngs)
 
-    def __call__(self, tokens_BT: jax.Array) -> jax.Array:
-        """int32 [B,T] -> float32 logits [B,T,V]; causal (left-padded conv + forward scan)."""
+    supports_packing = True  # __call__ takes segments_BT (rexbench.baselines.packing)
+
+    def __call__(self, tokens_BT: jax.Array, *, segments_BT: jax.Array | None = None) -> jax.Array:
+        """int32 [B,T] -> float32 logits [B,T,V]; causal (left-padded conv + forward scan).
+        ``segments_BT`` (packed rows, :mod:`rexbench.baselines.packing`): every block's state
+        and conv window restart at each segment's first token."""
+        starts_BT = positions_BT = None
+        if segments_BT is not None:
+            starts_BT, positions_BT = segment_starts(segments_BT), segment_positions(segments_BT)
         scan_impl = self.scan_impl
         if scan_impl == "auto":
             # The parallel scan wins on accelerators; on CPU it is several
@@ -204,7 +232,7 @@ class Mamba(nnx.Module):
             scan_impl = "sequential" if jax.default_backend() == "cpu" else "associative"
         x_BTD = self.embed(tokens_BT)
         for block in self.blocks:
-            x_BTD = block(x_BTD, scan_impl)
+            x_BTD = block(x_BTD, scan_impl, starts_BT, positions_BT)
         return self.head(self.norm_final(x_BTD))
 
     def init_cache(self, batch_size: int, max_len: int) -> PyTree:

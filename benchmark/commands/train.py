@@ -93,12 +93,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ablation", action="store_true",
                    help="only the anbn ablation towards the anchors' setting (docs/ABLATION.md; default out runs/ablation/, "
                         "one sub-store per factor)")
-    p.add_argument("--full", action="store_true", help="with --ablation: also the factors too slow for a 2-core CPU")
+    p.add_argument("--full", action="store_true",
+                   help="every grid run at its rule budget, uncapped (the default grid caps runs to fit 2 hours on a "
+                        "2-core CPU; docs/RECIPE.md); with --ablation: also the factors too slow for a 2-core CPU")
     p.add_argument("--seeds", type=seed_list, default=None, help="override the grid's seeds")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do and exit")
     p.add_argument("--no-checkpoints", action="store_true")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--capability-curve", action="store_true", help=CURVE_HELP)
+    p.add_argument("--no-capability-curve", action="store_true",
+                   help="do not record capability curves (the grid records one per result, at up to "
+                        "~12 validation points per run: rexbench.baselines.capability_curve.curve_every)")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="every run's budget (smoke tests; default: the grid's; results record their budget)")
     add_grid_filters(p, GRID_NAMES)
@@ -201,8 +205,8 @@ def cmd_ablation(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.ablation:
         return cmd_ablation(args)
-    if args.full:
-        print("rexbench reproduce: --full applies to --ablation only", file=sys.stderr)
+    if args.full and (args.quick or args.icl):
+        print("rexbench reproduce: --full applies to the main grid and --ablation, not to --quick or --icl", file=sys.stderr)
         return 2
     from rexbench.baselines.reproduce import (
         DEFAULT_SEEDS,
@@ -216,12 +220,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         select_grid,
     )
 
-    grid = select_grid(icl_grid() if args.icl else quick_grid() if args.quick else full_grid(), args.models, args.tasks, args.steps)
+    grid = select_grid(icl_grid() if args.icl else quick_grid() if args.quick else full_grid(args.full), args.models, args.tasks, args.steps)
     if not grid:
         print("rexbench reproduce: no run of the grid has those --models and --tasks", file=sys.stderr)
         return 2
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
-    out = args.out or Path("runs") / ("icl" if args.icl else "quick" if args.quick else "grid")
+    out = args.out or Path("runs") / ("icl" if args.icl else "quick" if args.quick else "grid-full" if args.full else "grid")
     problem = output_dir_problem(out)
     if problem:
         print(f"rexbench reproduce: --out {out}: {problem}", file=sys.stderr)
@@ -239,10 +243,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             for p, share in enumerate(split([estimate_seconds([run], seeds) for run in grid], hosts.num_processes)):
                 owner.update({i: f" [process {p}]" for i in share})
         print(f"store: {out.as_posix()}")
-        for i, (run, status) in enumerate(zip(grid, grid_status(out, grid, seeds))):
+        for i, (run, status) in enumerate(zip(grid, grid_status(out, grid, seeds, curve=not args.no_capability_curve))):
             todo = [seed for seed, (ok, _) in status.items() if not ok]
             print(f"{run.label()}{owner.get(i, '')}: {'to do: seeds ' + ','.join(map(str, todo)) if todo else 'done'}")
-        print(f"whole grid: about {estimate_seconds(grid, seeds) / 60:.0f} min on the 2-core reference CPU")
+        print(f"whole grid: about {estimate_seconds(grid, seeds, not args.no_capability_curve) / 60:.0f} min "
+              "on the 2-core reference CPU")
         return 0
     error, hosts = start("reproduce", args.devices, {
         "coordinator": args.coordinator, "num_processes": args.num_processes, "process_id": args.process_id})
@@ -256,7 +261,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     try:
         reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints,
-                  log=print if args.no_progress else tqdm.write, capability_curve=args.capability_curve,
+                  log=print if args.no_progress else tqdm.write, capability_curve=not args.no_capability_curve,
                   devices=args.devices, hosts=hosts)
     except HostError as err:
         print(f"rexbench reproduce: {err}", file=sys.stderr)
