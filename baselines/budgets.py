@@ -31,7 +31,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-EPS = 1e-3  # nats/token: "levelled off" tolerance
+from rexbench.benchmark.curves import EPS, plateau_step  # one definition, the leaderboard reads it too
+
 MULTIPLE = 2
 ROUND_TO = 50
 MIN_STEPS = 100
@@ -45,14 +46,6 @@ class Budget:
     levelled: bool  # plateau before the probe's last quarter
     probe_steps: int
     min_excess: float
-
-
-def plateau_step(steps: Sequence[int], excess: Sequence[float], eps: float = EPS) -> int:
-    """First step whose excess is within ``eps`` of the curve's minimum."""
-    if len(steps) != len(excess) or not steps:
-        raise ValueError(f"a curve needs as many steps as values, and at least one (got {len(steps)}, {len(excess)})")
-    floor = min(excess) + eps
-    return int(next(s for s, e in zip(steps, excess, strict=True) if e <= floor))
 
 
 def budget_from_curve(steps: Sequence[int], excess: Sequence[float], *, eps: float = EPS,

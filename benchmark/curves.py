@@ -2,18 +2,33 @@
 
 Training (``rexbench.baselines.capability_curve``) may store, next to the val curve,
 ``training.capability_curve = [[step, {metric: [successes, count], ...}], ...]``: the
-headline family of the seed's *current* parameters at every validation point. The curve
+headline family of the seed's *current* parameters at validation points (every one, or
+every ``training.capability_curve_every``-th and the last). The curve
 is a diagnostic (nothing is ranked by it), but a figure is drawn from it, so the
 leaderboard checks it like every other number: see :func:`check_capability_curve`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rexbench.benchmark.errors import ResultError
 
 CURVE_METRICS: tuple[str, ...] = ("ood_rule_extrapolation", "ood_finished", "ood_rule_given_finished", "ood_stop_rule")
+
+EPS = 1e-3  # nats/token: the "levelled off" tolerance of plateau_step
+
+
+def plateau_step(steps: Sequence[int], excess: Sequence[float], eps: float = EPS) -> int:
+    """Where a loss curve has levelled off: the first step whose excess is within ``eps`` of
+    the curve's minimum (a curve that later rises keeps its first arrival). The budget rule
+    (:mod:`rexbench.baselines.budgets`) and the leaderboard's capability section
+    (:mod:`rexbench.benchmark.capability_board`) share this one definition."""
+    if len(steps) != len(excess) or not steps:
+        raise ValueError(f"a curve needs as many steps as values, and at least one (got {len(steps)}, {len(excess)})")
+    floor = min(excess) + eps
+    return int(next(s for s, e in zip(steps, excess, strict=True) if e <= floor))
 
 
 def check_capability_curve(result: dict[str, Any]) -> None:

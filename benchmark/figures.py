@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from rexbench.benchmark.fileio import atomic_write_bytes  # noqa: E402
-from rexbench.benchmark.leaderboard import HEADLINE, REFERENCE_ORDER, Row, bars  # noqa: E402
+from rexbench.benchmark.leaderboard import CAPABILITY_SUFFIX, HEADLINE, REFERENCE_ORDER, Row, bars  # noqa: E402
 
 MARKERS = {"oracle-keep": "*", "oracle-break": "X", "stop-now": "v", "best-constant": "^", "uniform": "s"}
 
@@ -54,13 +54,22 @@ def scatter_png(task: str, rows: list[Row], chance: float, bar: float | None = N
 
 
 def write_figures(grouped: dict[str, list[Row]], out_dir: Path) -> dict[str, Path]:
-    """Write ``{task}.png`` for every task; returns task -> path."""
+    """Write ``{task}.png`` for every task, and ``{task}__capability.png`` for every task
+    with capability curves; returns task (or ``{task}__capability``) -> path."""
+    from rexbench.benchmark.capability_board import curve_rows, optimal_val_loss
+
     paths = {}
     for task, rows in grouped.items():
         chance = float(rows[0].results[0]["chance"][HEADLINE])
         path = Path(out_dir) / f"{task}.png"
         atomic_write_bytes(path, scatter_png(task, rows, chance, bars(rows)[HEADLINE][0]))
         paths[task] = path
+        with_curves = curve_rows(rows)
+        if with_curves:
+            key = f"{task}{CAPABILITY_SUFFIX}"
+            paths[key] = Path(out_dir) / f"{key}.png"
+            runs = {row.label.replace("`", "").replace("\\", ""): row.results for row in with_curves}
+            atomic_write_bytes(paths[key], capability_png(task, runs, optimal_val_loss(with_curves[0].results[0])))
     return paths
 
 
@@ -103,20 +112,22 @@ def finetune_png(records: list[dict]) -> bytes:
 def capability_png(task: str, runs: dict[str, list[dict]], optimal_val: float) -> bytes:
     """Capability over training (issue #13): for each model (one colour), the excess val
     loss (top; val loss minus the exact distribution's on the same val split) and the
-    headline of the *current* parameters (bottom; ``training.capability_curve``) at every
-    validation point; thin lines per seed, the thick line their mean."""
+    headline of the *current* parameters (bottom; ``training.capability_curve``) at the
+    curve's validation points; thin lines per seed, the thick line their mean."""
+    from rexbench.benchmark.capability_board import curve_array
+
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 6.4), dpi=100, sharex=True)
     cmap = plt.get_cmap("tab10")
     for i, (model, results) in enumerate(sorted(runs.items())):
         colour = cmap(i % 10)
         steps = [s for s, _ in results[0]["training"]["val_curve"]]
         excess = [[v - optimal_val for _, v in r["training"]["val_curve"]] for r in results]
-        head = [[c[HEADLINE][0] / c[HEADLINE][1] for _, c in r["training"]["capability_curve"]] for r in results]
-        for series, ax in ((excess, top), (head, bottom)):
+        curve_steps, head_SC = curve_array(results)  # a curve may be thinned: its own steps
+        for xs, series, ax in ((steps, excess, top), (curve_steps.tolist(), head_SC.tolist(), bottom)):
             for ys in series:
-                ax.plot(steps, ys, color=colour, linewidth=0.6, alpha=0.45)
+                ax.plot(xs, ys, color=colour, linewidth=0.6, alpha=0.45)
             mean = [sum(col) / len(col) for col in zip(*series, strict=True)]
-            ax.plot(steps, mean, color=colour, linewidth=2, label=f"{model} (mean of {len(series)} seeds)")
+            ax.plot(xs, mean, color=colour, linewidth=2, label=f"{model} (mean of {len(series)} seeds)")
     top.set_yscale("symlog", linthresh=1e-4)
     top.set_ylabel("excess val loss (nats/token, symlog)")
     top.set_title(f"{task}: capability over training (current parameters at each validation)", fontsize=10)

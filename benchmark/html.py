@@ -231,6 +231,12 @@ def render_html(results: list[dict], links: dict[tuple, str], figures: dict[str,
                       markdown_html(held)]
         parts += [markdown_html(lb.identifiability_summary(rows)), _files_list(rows, links),
                   _figure((figures or {}).get(task), task)]
+        from rexbench.benchmark.capability_board import capability_section
+
+        curves = capability_section(rows)
+        if curves:
+            parts += [markdown_html(curves), _figure((figures or {}).get(f"{task}{lb.CAPABILITY_SUFFIX}"), task,
+                                                    f"capability over training on {task}")]
     from rexbench.benchmark.icl_board import icl_section
 
     icl = icl_section(grouped)

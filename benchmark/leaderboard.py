@@ -57,6 +57,7 @@ assert set(REFERENCE_ORDER) == set(REFERENCE_MODELS)
 DELTA = 0.002  # nats per token: the loss-equivalence margin of SPEC §4.5
 ALPHA = 0.05
 FIGURE_DIR = "figures"  # relative to the results store
+CAPABILITY_SUFFIX = "__capability"  # {task}__capability.png: capability over training (capability_board)
 
 
 class StoreError(ValueError):
@@ -478,6 +479,11 @@ def render(results: list[dict], figures: dict[str, str] | None = None, stores: l
         lines += ["", *identifiability_summary(rows)]
         if figures and task in figures:
             lines += ["", f"![per-seed excess loss vs headline on {task}]({figures[task]})"]
+        from rexbench.benchmark.capability_board import capability_section
+
+        curves = capability_section(rows, (figures or {}).get(f"{task}{CAPABILITY_SUFFIX}"))
+        if curves:
+            lines += ["", *curves]
     from rexbench.benchmark.icl_board import icl_section  # it builds on this module's rows
 
     icl = icl_section(grouped, (figures or {}).get("icl"))

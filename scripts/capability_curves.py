@@ -3,8 +3,8 @@
 For each (task, model) with curves, prints the excess val loss and the headline of the
 current parameters at the *plateau* (the first validation at which the mean excess val
 loss over seeds is within ``--eps`` nats/token of its minimum over the run;
-:func:`rexbench.baselines.budgets.plateau_step`, the budget rule's) and at the
-end; the *flat window* (every validation point within ``--eps`` of that minimum), the
+:func:`rexbench.benchmark.curves.plateau_step`, the budget rule's; on a thinned curve,
+the first curve point at or after it) and at the end; the *flat window* (every validation point within ``--eps`` of that minimum), the
 headline's range there and its mean change from one validation point to the next; the headline of the selected checkpoints (min ``val_loss``, the
 benchmark's rule) and the max over the history (the anchors' rule; a diagnostic only).
 Writes ``{task}__capability.png`` per task (:func:`rexbench.benchmark.figures.capability_png`).
@@ -22,13 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rexbench.baselines.budgets import plateau_step
+from rexbench.benchmark.capability_board import curve_array, optimal_val_loss, summarize_curves
 from rexbench.benchmark.figures import capability_png
 from rexbench.benchmark.fileio import atomic_write_bytes
 from rexbench.benchmark.results import load_result
-from rexbench.tasks import get_split, get_task
-
-HEADLINE = "ood_rule_extrapolation"
 
 
 def flat_window(mean_excess: np.ndarray, eps: float) -> np.ndarray:
@@ -37,14 +34,14 @@ def flat_window(mean_excess: np.ndarray, eps: float) -> np.ndarray:
     return np.flatnonzero(mean_excess <= mean_excess.min() + eps)
 
 
-def step_to_step(head_SP: np.ndarray, window: np.ndarray) -> float:
-    """Mean |headline change| between consecutive validation points inside ``window``
-    (consecutive in the run, both in the window), over seeds: how much one checkpoint's
-    headline differs from its neighbour's 50 steps away."""
-    pairs = [i for i in window[:-1] if i + 1 in set(window.tolist())]
+def step_to_step(head_SC: np.ndarray, inside: np.ndarray) -> float:
+    """Mean |headline change| between consecutive curve points that are both ``inside``
+    (a boolean mask over the curve's points), over seeds: how much one checkpoint's headline
+    differs from its neighbour's (50 steps away on an unthinned curve)."""
+    pairs = [j for j in range(head_SC.shape[1] - 1) if inside[j] and inside[j + 1]]
     if not pairs:
         return float("nan")
-    return float(np.mean([np.abs(head_SP[:, i + 1] - head_SP[:, i]).mean() for i in pairs]))
+    return float(np.mean([np.abs(head_SC[:, j + 1] - head_SC[:, j]).mean() for j in pairs]))
 
 
 def main() -> None:
@@ -67,24 +64,22 @@ def main() -> None:
           "step-to-step change in it | selected steps | headline at selected (mean) | max over history (mean; diagnostic) |")
     print("|---|---|--:|--:|--:|---|---|---|---|--:|---|--:|--:|")
     for task_name, by_model in sorted(runs.items()):
-        s, c = get_task(task_name).nll_sum_count(get_split(task_name, "val").words)
-        optimal = s / c
+        optimal = optimal_val_loss(next(iter(by_model.values()))[0])
         for model, results in sorted(by_model.items()):
+            summary = summarize_curves(results, optimal, args.eps)
             steps = np.array([st for st, _ in results[0]["training"]["val_curve"]])
-            excess = np.array([[v - optimal for _, v in r["training"]["val_curve"]] for r in results])
-            head = np.array([[p[HEADLINE][0] / p[HEADLINE][1] for _, p in r["training"]["capability_curve"]]
-                             for r in results])
-            mean_ex, mean_head = excess.mean(axis=0), head.mean(axis=0)
-            i = int(np.flatnonzero(steps == plateau_step(steps.tolist(), mean_ex.tolist(), args.eps))[0])
-            selected = [r["training"]["best_step"] for r in results]
-            at_sel = np.mean([r["metrics"][HEADLINE] for r in results])
+            mean_ex = np.array([[v - optimal for _, v in r["training"]["val_curve"]] for r in results]).mean(axis=0)
             window = flat_window(mean_ex, args.eps)
-            print(f"| {task_name} | {model} | {len(results)} | {steps[-1]} | {steps[i]} | "
-                  f"{mean_ex.min():.4f}, {mean_ex[i]:.4f} → {mean_ex[-1]:.4f} | "
-                  f"{mean_head[i]:.3f} → {mean_head[-1]:.3f} | {steps[window[0]]}–{steps[window[-1]]} "
-                  f"({window.size} points) | {mean_head[window].min():.3f}–{mean_head[window].max():.3f} | "
-                  f"{step_to_step(head, window):.3f} | {', '.join(map(str, selected))} | "
-                  f"{at_sel:.3f} | {head.max(axis=1).mean():.3f} |")
+            c_steps, head = curve_array(results)
+            inside = np.isin(c_steps, steps[window])  # the curve's points inside the flat window
+            mean_head = head.mean(axis=0)
+            in_range = (f"{mean_head[inside].min():.3f}–{mean_head[inside].max():.3f}" if inside.any() else "—")
+            print(f"| {task_name} | {model} | {len(results)} | {summary.steps} | {summary.plateau_step} | "
+                  f"{summary.min_excess:.4f}, {summary.excess_at_plateau:.4f} → {summary.excess_at_end:.4f} | "
+                  f"{summary.at_plateau:.3f} → {summary.at_end:.3f} | {steps[window[0]]}–{steps[window[-1]]} "
+                  f"({window.size} points) | {in_range} | {step_to_step(head, inside):.3f} | "
+                  f"{', '.join(map(str, summary.selected_steps))} | {summary.at_selected:.3f} | "
+                  f"{summary.max_history:.3f} |")
         figures.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(figures / f"{task_name}__capability.png", capability_png(task_name, by_model, optimal))
 

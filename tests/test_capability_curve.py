@@ -101,3 +101,23 @@ def test_curve_every_by_hand() -> None:
     assert curve_every(650, 50) == 100  # 13 would be too many: 100, 200, ..., 600 and 650
     assert curve_every(2400, 50) == 200
     assert curve_every(1400, 50) == 150
+
+
+def test_leaderboard_shows_capability_over_training(results, tmp_path: Path) -> None:
+    """A store whose rows carry curves gets the task's capability table (recomputed from the
+    files: the scored headline is the results' own mean) and its figure, in the markdown and
+    embedded in the page."""
+    from rexbench.benchmark.cli import main
+
+    out, res = results
+    board = tmp_path / "lb.md"
+    assert main(["leaderboard", "--results", str(out), "--out", str(board), "--figures", str(tmp_path / "fig")]) == 0
+    text = board.read_text()
+    assert "Capability over training" in text and "max over history (diagnostic)" in text
+    mean = sum(r["metrics"]["ood_rule_extrapolation"] for r in res) / 2
+    row = next(line for line in text.splitlines() if line.startswith("| linear | 2 | 30 |"))
+    assert f"| {mean:.3f} |" in row
+    png = tmp_path / "fig" / "anbn__capability.png"
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert "![capability over training on anbn](fig/anbn__capability.png)" in text
+    assert 'alt="capability over training on anbn"' in (tmp_path / "lb.html").read_text()

@@ -18,6 +18,7 @@ from rexbench.benchmark.fileio import atomic_write_bytes
 from rexbench.benchmark.finetune_board import FINETUNE_FIGURE
 from rexbench.benchmark.icl_board import ICL_FIGURE
 from rexbench.benchmark.leaderboard import (
+    CAPABILITY_SUFFIX,
     FIGURE_DIR,
     StoreError,
     group_rows,
@@ -58,6 +59,7 @@ def figure_dir(stores: list[Path], out: Path) -> Path:
 
 def figure_links(figures: Path, out: Path, tasks: list[str], finetune: bool = False, icl: bool = False) -> dict[str, str]:
     links = {t: _rel(figures / f"{t}.png", out.parent) for t in tasks}
+    links |= {f"{t}{CAPABILITY_SUFFIX}": _rel(figures / f"{t}{CAPABILITY_SUFFIX}.png", out.parent) for t in tasks}
     if icl:
         links["icl"] = _rel(figures / ICL_FIGURE, out.parent)
     if finetune:
@@ -105,6 +107,7 @@ def board_texts(results: list[dict], paths: dict[tuple, Path], out: Path, html_o
     grouped = group_rows(results)
     links = {key: _rel(path, html_out.parent) for key, path in paths.items()}
     pngs = {t: figures / f"{t}.png" for t in grouped}
+    pngs |= {f"{t}{CAPABILITY_SUFFIX}": figures / f"{t}{CAPABILITY_SUFFIX}.png" for t in grouped}
     icl = icl_tasks(grouped)
     if icl:
         pngs["icl"] = figures / ICL_FIGURE

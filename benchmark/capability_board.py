@@ -1,0 +1,146 @@
+"""Capability over training: what each trained row's headline did after its loss levelled off.
+
+Every result the grid writes carries its capability curve (``training.capability_curve``:
+the headline family of the seed's *current* parameters at validation steps, checked
+against the scored counts by :func:`rexbench.benchmark.results.load_result`). A curve may
+be thinned (every ``capability_curve_every``-th validation step and the last), so every
+quantity below is read at the curve's own steps, while the loss side uses every
+validation point of ``val_curve``.
+
+Per row (the seeds of one (task, model)), with ``excess`` = val loss minus the exact
+distribution's loss on the same ``val`` words, averaged over seeds:
+
+* the **plateau step**: the first validation step whose mean excess is within ``EPS``
+  (0.001 nats/token) of the run's minimum (:func:`rexbench.benchmark.curves.plateau_step`,
+  which the budget rule uses too);
+* the mean headline at the first curve point at or after the plateau, and at the last;
+* the **range after the plateau**: min and max of the mean headline over the curve points
+  from the plateau on (how far capability moves once the loss cannot);
+* the headline at the selected checkpoints (min ``val_loss``, the benchmark's rule) and the
+  mean over seeds of each seed's maximum over its curve (the anchors' rule: a diagnostic
+  of what selection on the OOD prompts alone would report, never a score).
+
+Worked example: two seeds validated at steps 0, 50, 100, 150 with mean excess
+``[0.4, 0.0015, 0.0004, 0.0002]`` have their plateau at step 100 (0.0004 <= 0.0002 +
+0.001; 0.0015 is not). With curves at steps 50, 150 only, headline ``[0.2, 0.6]`` and
+``[0.4, 0.2]``, the point "at the plateau" is step 150 (the first at or after 100): mean
+0.4, which is also the end and the whole range after the plateau (0.4-0.4); the max over
+history is (0.6 + 0.4) / 2 = 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rexbench.benchmark.curves import EPS, plateau_step
+
+HEADLINE = "ood_rule_extrapolation"
+GIVEN_FINISHED = "ood_rule_given_finished"
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    seeds: int
+    steps: int  # the run's last step
+    plateau_step: int
+    min_excess: float
+    excess_at_plateau: float
+    excess_at_end: float
+    plateau_point: int  # the first curve step at or after the plateau
+    at_plateau: float  # mean headline there
+    at_end: float
+    after_lo: float  # min / max of the mean headline over curve points from the plateau on
+    after_hi: float
+    after_points: int
+    selected_steps: tuple[int, ...]
+    at_selected: float  # mean headline of the scored checkpoints
+    max_history: float  # mean over seeds of each seed's max headline over its curve
+    max_history_given_finished: float  # the same for ood_rule_given_finished (the anchors' aggregation)
+
+
+def has_curves(results: list[dict[str, Any]]) -> bool:
+    return bool(results) and all("capability_curve" in (r.get("training") or {}) for r in results)
+
+
+def curve_array(results: list[dict[str, Any]], metric: str = HEADLINE) -> tuple[np.ndarray, np.ndarray]:
+    """(curve steps [C], values [S, C]) of ``metric``; the seeds of one row share their steps
+    (they were trained together), which is checked."""
+    steps = [[int(s) for s, _ in r["training"]["capability_curve"]] for r in results]
+    if any(s != steps[0] for s in steps):
+        raise ValueError("the seeds of one row have capability curves at different steps")
+    values = [[c[metric][0] / c[metric][1] if c[metric][1] else 0.0 for _, c in r["training"]["capability_curve"]]
+              for r in results]
+    return np.array(steps[0]), np.array(values, dtype=np.float64)
+
+
+def summarize_curves(results: list[dict[str, Any]], optimal_val: float, eps: float = EPS) -> CurveSummary:
+    """The quantities of the module docstring for one row's results (all with curves)."""
+    val_steps = np.array([int(s) for s, _ in results[0]["training"]["val_curve"]])
+    excess = np.array([[v - optimal_val for _, v in r["training"]["val_curve"]] for r in results]).mean(axis=0)
+    plateau = plateau_step(val_steps.tolist(), excess.tolist(), eps)
+    c_steps, head = curve_array(results)
+    _, given = curve_array(results, GIVEN_FINISHED)
+    mean_head = head.mean(axis=0)
+    after = np.flatnonzero(c_steps >= plateau)  # never empty: the curve ends at the last validation step
+    return CurveSummary(
+        seeds=len(results), steps=int(val_steps[-1]), plateau_step=plateau, min_excess=float(excess.min()),
+        excess_at_plateau=float(excess[int(np.flatnonzero(val_steps == plateau)[0])]), excess_at_end=float(excess[-1]),
+        plateau_point=int(c_steps[after[0]]), at_plateau=float(mean_head[after[0]]), at_end=float(mean_head[-1]),
+        after_lo=float(mean_head[after].min()), after_hi=float(mean_head[after].max()), after_points=int(after.size),
+        selected_steps=tuple(int(r["training"]["best_step"]) for r in results),
+        at_selected=float(np.mean([r["metrics"][HEADLINE] for r in results])),
+        max_history=float(head.max(axis=1).mean()), max_history_given_finished=float(given.max(axis=1).mean()))
+
+
+def capability_table(rows: list[tuple[str, CurveSummary]]) -> list[str]:
+    """Markdown table, one line per (label, summary)."""
+    lines = ["| model | seeds | steps | plateau step | excess val at plateau → end | headline at plateau → end | "
+             "range after the plateau (curve points) | headline at min val_loss (scored) | "
+             "max over history (diagnostic) |",
+             "|---|--:|--:|--:|---|---|---|--:|--:|"]
+    for label, s in rows:
+        lines.append(f"| {label} | {s.seeds} | {s.steps:,} | {s.plateau_step:,} | "
+                     f"{s.excess_at_plateau:.4f} → {s.excess_at_end:.4f} | "
+                     f"{s.at_plateau:.3f} (step {s.plateau_point:,}) → {s.at_end:.3f} | "
+                     f"{s.after_lo:.3f}–{s.after_hi:.3f} ({s.after_points}) | {s.at_selected:.3f} | "
+                     f"{s.max_history:.3f} |")
+    return lines
+
+
+def optimal_val_loss(result: dict[str, Any]) -> float:
+    """The exact distribution's loss (nats/token) on the ``val`` split of the result's task
+    at its size: what ``training.val_curve`` is read against."""
+    from rexbench.tasks import get_split, get_task
+
+    config = result["task_config"]
+    task = get_task(config["name"], config["size"])
+    s, c = task.nll_sum_count(get_split(task, "val").words)
+    return s / c
+
+
+def curve_rows(rows: list[Any]) -> list[Any]:
+    """The leaderboard rows (:class:`rexbench.benchmark.leaderboard.Row`) whose every seed has a curve."""
+    return [row for row in rows if has_curves(row.results)]
+
+
+def capability_section(rows: list[Any], figure: str | None = None) -> list[str]:
+    """The task section's "capability over training" part (empty when no row has curves)."""
+    with_curves = curve_rows(rows)
+    if not with_curves:
+        return []
+    optimal = optimal_val_loss(with_curves[0].results[0])
+    lines = [
+        "Capability over training (each seed's current parameters at the validation points of its capability "
+        "curve; `rexbench.benchmark.capability_board`). The plateau step is where the mean excess val loss "
+        f"first comes within {EPS} nats/token of its minimum; after it the loss no longer tells checkpoints "
+        "apart, and the range says how far the headline still moves there. The max over history picks each "
+        "seed's best point *by its OOD score* (the anchors' rule): a diagnostic, never a score.",
+        "",
+        *capability_table([(row.label, summarize_curves(row.results, optimal)) for row in with_curves]),
+    ]
+    if figure:
+        lines += ["", f"![capability over training on {rows[0].results[0]['task']}]({figure})"]
+    return lines
