@@ -245,6 +245,11 @@ def render_html(results: list[dict], links: dict[tuple, str], figures: dict[str,
     if finetune:
         parts += [markdown_html(finetune_section(summarise(finetune))),
                   _figure((figures or {}).get("finetune"), "fine-tuning", "target excess loss over fine-tuning steps")]
+    from rexbench.benchmark.capability_board import anchors_section
+
+    anchors = anchors_section(grouped)
+    if anchors:
+        parts += [markdown_html(anchors)]
     if ablation:
         from rexbench.benchmark.ablation_board import ablation_section
 

@@ -491,6 +491,11 @@ def render(results: list[dict], figures: dict[str, str] | None = None, stores: l
         lines += ["", *icl]
     if finetune:
         lines += ["", *finetune_section(summarise(finetune), (figures or {}).get("finetune"))]
+    from rexbench.benchmark.capability_board import anchors_section
+
+    anchors = anchors_section(grouped)
+    if anchors:
+        lines += ["", *anchors]
     if ablation:
         from rexbench.benchmark.ablation_board import ablation_section
 

@@ -53,3 +53,27 @@ def test_seeds_with_different_curve_steps_are_refused() -> None:
     b = fake_result([0.1, 0.0], [(0, 1, 1), (50, 1, 1)], best_step=50, headline=0.1)
     with pytest.raises(ValueError, match="different steps"):
         curve_array([a, b])
+
+
+def test_anchors_section_by_hand() -> None:
+    """The anchors' number next to the same aggregation of a row (max over the curve of R1
+    given finished, mean over seeds) and its scored headline; unanchored models are not
+    listed, anchored ones without curves say so, and with no anchored row there is no section."""
+    from types import SimpleNamespace
+
+    from rexbench.benchmark.capability_board import anchors_section
+
+    config = {"name": "anbn", "size_name": "N", "size": 32, "config": "anbn(N=32)"}
+    a = fake_result([0.5, 0.0001], [(0, 1, 4), (50, 3, 4)], best_step=50, headline=0.3)  # R1|fin 0.25, 0.75
+    b = fake_result([0.5, 0.0001], [(0, 2, 2), (50, 1, 5)], best_step=50, headline=0.1)  # R1|fin 1.0, 0.2
+    for r in (a, b):
+        r["task_config"] = config
+    grouped = {"anbn": [SimpleNamespace(model="lstm", results=[a, b]),
+                        SimpleNamespace(model="linear", results=[a, b]),
+                        SimpleNamespace(model="transformer", results=[{"training": {}}])]}
+    lines = anchors_section(grouped)
+    assert "| anbn | lstm | 0.376 | 0.875 | 0.200 | 50 |" in lines  # (0.75 + 1.0) / 2; (0.3 + 0.1) / 2
+    assert "| anbn | transformer | 0.657 | not run with curves | — | — |" in lines
+    assert not any("| linear |" in line for line in lines)
+    assert "| dyck | xlstm | 0.689 | not run with curves | — | — |" in lines
+    assert anchors_section({"anbn": [SimpleNamespace(model="linear", results=[a, b])]}) == []
