@@ -225,7 +225,7 @@ def train_and_score(
             # rows per packed step (rexbench.baselines.packing), None: one sequence per row
             "packed_rows": run.packed_rows,
         }
-        if (task, model) in BUDGETS and size is None and train_set == "sampled":
+        if (task, model) in BUDGETS and size in (None, get_task(task).size) and train_set == "sampled":
             # the rule's budget of this (task, model): a result trained for fewer steps was capped
             training["rule_steps"] = BUDGETS[(task, model)]
         if run.capability_curve:
@@ -375,7 +375,7 @@ def reproduce(
     from rexbench.benchmark.progress import progress_bars
 
     if hosts is not None and hosts.distributed:
-        check_same_plan(hosts, plan_digest_of(grid, seeds, recipe, hosts.num_processes))
+        check_same_plan(hosts, plan_digest_of(grid, seeds, recipe, hosts.num_processes, capability_curve))
     with progress_bars(progress):
         summary = _reproduce(out, grid, seeds, recipe=recipe, progress=progress, save_checkpoints=save_checkpoints,
                              log=log, capability_curve=capability_curve, devices=devices, hosts=hosts)
@@ -389,8 +389,10 @@ def reproduce(
     return summary
 
 
-def plan_digest_of(grid: Sequence[GridRun], seeds: Sequence[int], recipe: Recipe, num_processes: int) -> str:
-    """What every process of a many-host grid must agree on, hashed."""
+def plan_digest_of(grid: Sequence[GridRun], seeds: Sequence[int], recipe: Recipe, num_processes: int,
+                   curve: bool = True) -> str:
+    """What every process of a many-host grid must agree on, hashed (``curve``: whether the
+    results carry capability curves, which also weighs the split of the runs)."""
     from rexbench.baselines.hosts import plan_digest
     from rexbench.benchmark import __version__
     from rexbench.tasks import SUITE_VERSION
@@ -398,16 +400,18 @@ def plan_digest_of(grid: Sequence[GridRun], seeds: Sequence[int], recipe: Recipe
     return plan_digest({
         "suite": SUITE_VERSION, "harness": __version__, "processes": num_processes, "seeds": list(seeds),
         "recipe": recipe.as_dict(), "runs": [[r.task, r.model, r.regime, r.planned_steps] for r in grid],
+        "capability_curve": curve,
     })
 
 
-def grid_share(grid: Sequence[GridRun], seeds: Sequence[int], hosts: Hosts | None) -> list[GridRun]:
-    """This process's runs: :func:`rexbench.baselines.hosts.split` of the estimated times."""
+def grid_share(grid: Sequence[GridRun], seeds: Sequence[int], hosts: Hosts | None, curve: bool = True) -> list[GridRun]:
+    """This process's runs: :func:`rexbench.baselines.hosts.split` of the estimated times
+    (with the capability curves' cost if ``curve``)."""
     if hosts is None:
         return list(grid)
     from rexbench.baselines.hosts import split
 
-    shares = split([estimate_seconds([run], seeds) for run in grid], hosts.num_processes)
+    shares = split([estimate_seconds([run], seeds, curve) for run in grid], hosts.num_processes)
     return [grid[i] for i in shares[hosts.process_id]]
 
 
@@ -423,10 +427,11 @@ def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequ
     tasks = sorted({run.task for run in grid}, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else len(TASK_ORDER))
     share = (0, 1) if hosts is None else (hosts.process_id, hosts.num_processes)
     summary["references"] = score_references(out, tasks, seeds, log=log, share=share)
-    mine = grid_share(grid, seeds, hosts)
+    mine = grid_share(grid, seeds, hosts, capability_curve)
     if hosts is not None:
         log(f"process {hosts.process_id} of {hosts.num_processes}: {len(mine)} of {len(grid)} runs, about "
-            f"{estimate_seconds(mine, seeds) / 60:.0f} of {estimate_seconds(grid, seeds) / 60:.0f} min of the grid: "
+            f"{estimate_seconds(mine, seeds, capability_curve) / 60:.0f} of "
+            f"{estimate_seconds(grid, seeds, capability_curve) / 60:.0f} min of the grid: "
             + ", ".join(run.label() for run in mine))
     grid = mine
     status = grid_status(out, grid, seeds, curve=capability_curve)

@@ -14,18 +14,22 @@ distribution's loss on the same ``val`` words, averaged over seeds:
   (0.001 nats/token) of the run's minimum (:func:`rexbench.benchmark.curves.plateau_step`,
   which the budget rule uses too);
 * the mean headline at the first curve point at or after the plateau, and at the last;
-* the **range after the plateau**: min and max of the mean headline over the curve points
-  from the plateau on (how far capability moves once the loss cannot);
+* the **range where the loss is flat**: min and max of the mean headline over the curve
+  points whose mean excess is within ``EPS`` of the minimum (the *flat window*: checkpoints
+  the loss cannot tell apart; a curve that overfits later leaves it);
 * the headline at the selected checkpoints (min ``val_loss``, the benchmark's rule) and the
-  mean over seeds of each seed's maximum over its curve (the anchors' rule: a diagnostic
-  of what selection on the OOD prompts alone would report, never a score).
+  mean over seeds of each seed's maximum over its history -- the curve's points and the
+  scored checkpoint, which a thinned curve may not hold (the anchors' rule: a diagnostic of
+  what selection on the OOD prompts alone would report, never a score).
 
 Worked example: two seeds validated at steps 0, 50, 100, 150 with mean excess
 ``[0.4, 0.0015, 0.0004, 0.0002]`` have their plateau at step 100 (0.0004 <= 0.0002 +
 0.001; 0.0015 is not). With curves at steps 50, 150 only, headline ``[0.2, 0.6]`` and
 ``[0.4, 0.2]``, the point "at the plateau" is step 150 (the first at or after 100): mean
-0.4, which is also the end and the whole range after the plateau (0.4-0.4); the max over
-history is (0.6 + 0.4) / 2 = 0.5.
+0.4, which is also the end; the flat window is steps 100 and 150 (both within 0.001 of
+0.0002), of which the curve holds 150, so the range is 0.4-0.4; with scored headlines 0.6
+(at step 150) and 0.3 (at step 100, not on the curve) the max over history is
+(max(0.2, 0.6, 0.6) + max(0.4, 0.2, 0.3)) / 2 = 0.5.
 """
 
 from __future__ import annotations
@@ -52,12 +56,12 @@ class CurveSummary:
     plateau_point: int  # the first curve step at or after the plateau
     at_plateau: float  # mean headline there
     at_end: float
-    after_lo: float  # min / max of the mean headline over curve points from the plateau on
-    after_hi: float
-    after_points: int
+    flat_lo: float  # min / max of the mean headline over the curve points in the flat window
+    flat_hi: float
+    flat_points: int
     selected_steps: tuple[int, ...]
     at_selected: float  # mean headline of the scored checkpoints
-    max_history: float  # mean over seeds of each seed's max headline over its curve
+    max_history: float  # mean over seeds of each seed's max headline over its curve and scored checkpoint
     max_history_given_finished: float  # the same for ood_rule_given_finished (the anchors' aggregation)
 
 
@@ -79,33 +83,49 @@ def curve_array(results: list[dict[str, Any]], metric: str = HEADLINE) -> tuple[
 def summarize_curves(results: list[dict[str, Any]], optimal_val: float, eps: float = EPS) -> CurveSummary:
     """The quantities of the module docstring for one row's results (all with curves)."""
     val_steps = np.array([int(s) for s, _ in results[0]["training"]["val_curve"]])
+    if any([int(s) for s, _ in r["training"]["val_curve"]] != val_steps.tolist() for r in results):
+        raise ValueError("the seeds of one row have val curves at different steps")
     excess = np.array([[v - optimal_val for _, v in r["training"]["val_curve"]] for r in results]).mean(axis=0)
     plateau = plateau_step(val_steps.tolist(), excess.tolist(), eps)
     c_steps, head = curve_array(results)
     _, given = curve_array(results, GIVEN_FINISHED)
     mean_head = head.mean(axis=0)
     after = np.flatnonzero(c_steps >= plateau)  # never empty: the curve ends at the last validation step
+    flat = np.isin(c_steps, val_steps[excess <= excess.min() + eps])
+    if not flat.any():  # a thinned curve may hold no point of a short flat window: say nothing
+        flat_lo = flat_hi = float("nan")
+    else:
+        flat_lo, flat_hi = float(mean_head[flat].min()), float(mean_head[flat].max())
+
+    def best_ever(values_SC: np.ndarray, metric: str) -> float:
+        scored = np.array([float(r["metrics"][metric]) for r in results])
+        return float(np.maximum(values_SC.max(axis=1), scored).mean())
+
     return CurveSummary(
         seeds=len(results), steps=int(val_steps[-1]), plateau_step=plateau, min_excess=float(excess.min()),
         excess_at_plateau=float(excess[int(np.flatnonzero(val_steps == plateau)[0])]), excess_at_end=float(excess[-1]),
         plateau_point=int(c_steps[after[0]]), at_plateau=float(mean_head[after[0]]), at_end=float(mean_head[-1]),
-        after_lo=float(mean_head[after].min()), after_hi=float(mean_head[after].max()), after_points=int(after.size),
+        flat_lo=flat_lo, flat_hi=flat_hi, flat_points=int(flat.sum()),
         selected_steps=tuple(int(r["training"]["best_step"]) for r in results),
         at_selected=float(np.mean([r["metrics"][HEADLINE] for r in results])),
-        max_history=float(head.max(axis=1).mean()), max_history_given_finished=float(given.max(axis=1).mean()))
+        max_history=best_ever(head, HEADLINE), max_history_given_finished=best_ever(given, GIVEN_FINISHED))
+
+
+def _range(s: CurveSummary) -> str:
+    return "— (0)" if s.flat_points == 0 else f"{s.flat_lo:.3f}–{s.flat_hi:.3f} ({s.flat_points})"
 
 
 def capability_table(rows: list[tuple[str, CurveSummary]]) -> list[str]:
     """Markdown table, one line per (label, summary)."""
     lines = ["| model | seeds | steps | plateau step | excess val at plateau → end | headline at plateau → end | "
-             "range after the plateau (curve points) | headline at min val_loss (scored) | "
+             "range where the loss is flat (curve points) | headline at min val_loss (scored) | "
              "max over history (diagnostic) |",
              "|---|--:|--:|--:|---|---|---|--:|--:|"]
     for label, s in rows:
         lines.append(f"| {label} | {s.seeds} | {s.steps:,} | {s.plateau_step:,} | "
                      f"{s.excess_at_plateau:.4f} → {s.excess_at_end:.4f} | "
                      f"{s.at_plateau:.3f} (step {s.plateau_point:,}) → {s.at_end:.3f} | "
-                     f"{s.after_lo:.3f}–{s.after_hi:.3f} ({s.after_points}) | {s.at_selected:.3f} | "
+                     f"{_range(s)} | {s.at_selected:.3f} | "
                      f"{s.max_history:.3f} |")
     return lines
 
@@ -131,15 +151,16 @@ def capability_section(rows: list[Any], figure: str | None = None) -> list[str]:
     with_curves = curve_rows(rows)
     if not with_curves:
         return []
-    optimal = optimal_val_loss(with_curves[0].results[0])
     lines = [
         "Capability over training (each seed's current parameters at the validation points of its capability "
         "curve; `rexbench.benchmark.capability_board`). The plateau step is where the mean excess val loss "
-        f"first comes within {EPS} nats/token of its minimum; after it the loss no longer tells checkpoints "
-        "apart, and the range says how far the headline still moves there. The max over history picks each "
-        "seed's best point *by its OOD score* (the anchors' rule): a diagnostic, never a score.",
+        f"first comes within {EPS} nats/token of its minimum; the flat window is every validation point within "
+        "that of the minimum, where the loss no longer tells checkpoints apart, and its range says how far the "
+        "headline still moves there. The max over history picks each seed's best point (of its curve and its "
+        "scored checkpoint) *by its OOD score* (the anchors' rule): a diagnostic, never a score.",
         "",
-        *capability_table([(row.label, summarize_curves(row.results, optimal)) for row in with_curves]),
+        *capability_table([(row.label, summarize_curves(row.results, optimal_val_loss(row.results[0])))
+                           for row in with_curves]),
     ]
     if figure:
         lines += ["", f"![capability over training on {rows[0].results[0]['task']}]({figure})"]
@@ -179,8 +200,9 @@ def anchors_section(grouped: dict[str, list[Any]]) -> list[str]:
         "",
         "The anchors' number is OOD R1 as their notebooks aggregate it: the rule among *finished* completions, "
         "maximised over the whole validation history (up to 50,000 epochs; their aⁿbⁿ is N = 128 trained on all "
-        "128 words). The next column applies that same aggregation to rexbench's rows (each seed's maximum of "
-        "`ood_rule_given_finished` over its capability curve, mean over seeds); the last is rexbench's headline at "
+        "128 words). The next column applies that aggregation to rexbench's rows as far as their curves allow "
+        "(each seed's maximum of `ood_rule_given_finished` over its curve's points and its scored checkpoint, "
+        "mean over seeds: at most 13 evaluations, not every validation); the last is rexbench's headline at "
         "the checkpoint of lowest `val_loss`. What moves the gap on anbn: the ablation section and docs/ABLATION.md.",
         "",
         "| task | model | anchors (R1 given finished, max over history) | rexbench, same aggregation | "

@@ -56,7 +56,7 @@ def scatter_png(task: str, rows: list[Row], chance: float, bar: float | None = N
 def write_figures(grouped: dict[str, list[Row]], out_dir: Path) -> dict[str, Path]:
     """Write ``{task}.png`` for every task, and ``{task}__capability.png`` for every task
     with capability curves; returns task (or ``{task}__capability``) -> path."""
-    from rexbench.benchmark.capability_board import curve_rows, optimal_val_loss
+    from rexbench.benchmark.capability_board import curve_rows
 
     paths = {}
     for task, rows in grouped.items():
@@ -69,7 +69,7 @@ def write_figures(grouped: dict[str, list[Row]], out_dir: Path) -> dict[str, Pat
             key = f"{task}{CAPABILITY_SUFFIX}"
             paths[key] = Path(out_dir) / f"{key}.png"
             runs = {row.label.replace("`", "").replace("\\", ""): row.results for row in with_curves}
-            atomic_write_bytes(paths[key], capability_png(task, runs, optimal_val_loss(with_curves[0].results[0])))
+            atomic_write_bytes(paths[key], capability_png(task, runs))
     return paths
 
 
@@ -109,18 +109,19 @@ def finetune_png(records: list[dict]) -> bytes:
     return buf.getvalue()
 
 
-def capability_png(task: str, runs: dict[str, list[dict]], optimal_val: float) -> bytes:
+def capability_png(task: str, runs: dict[str, list[dict]]) -> bytes:
     """Capability over training (issue #13): for each model (one colour), the excess val
     loss (top; val loss minus the exact distribution's on the same val split) and the
     headline of the *current* parameters (bottom; ``training.capability_curve``) at the
     curve's validation points; thin lines per seed, the thick line their mean."""
-    from rexbench.benchmark.capability_board import curve_array
+    from rexbench.benchmark.capability_board import curve_array, optimal_val_loss
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 6.4), dpi=100, sharex=True)
     cmap = plt.get_cmap("tab10")
     for i, (model, results) in enumerate(sorted(runs.items())):
         colour = cmap(i % 10)
         steps = [s for s, _ in results[0]["training"]["val_curve"]]
+        optimal_val = optimal_val_loss(results[0])  # per row: the task's size is the row's own
         excess = [[v - optimal_val for _, v in r["training"]["val_curve"]] for r in results]
         curve_steps, head_SC = curve_array(results)  # a curve may be thinned: its own steps
         for xs, series, ax in ((steps, excess, top), (curve_steps.tolist(), head_SC.tolist(), bottom)):

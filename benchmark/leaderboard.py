@@ -83,15 +83,16 @@ class Row:
 
     @property
     def steps_cell(self) -> str:
-        """Training steps of the row (shared by its seeds), "—" for an untrained one; a run
-        stopped below its budget rule's steps (``training.rule_steps``, the default grid's
-        cap) says so: ``600 (capped; rule 1100)``."""
+        """Training steps of the row (its seeds share them and their rule budget: see
+        :func:`row_signature`), "—" for an untrained one; a run trained for fewer steps than
+        its (task, model)'s budget rule (``training.rule_steps``: the default grid's cap, or
+        a shorter ``--steps``) says so: ``600 (rule 1,100)``."""
         first = self.results[0]
         steps, training = first["manifest"].get("train_steps"), first.get("training")
         if steps is None or not isinstance(training, dict):
             return "—"
         rule = training.get("rule_steps")
-        return f"{steps:,} (capped; rule {rule:,})" if isinstance(rule, int) and rule > steps else f"{steps:,}"
+        return f"{steps:,} (rule {rule:,})" if type(rule) is int and rule > steps else f"{steps:,}"
 
     @property
     def regime(self) -> str:
@@ -126,8 +127,9 @@ def row_signature(res: dict) -> dict[str, Any]:
         "training": training is not None,
     }
     if isinstance(training, dict):
-        for key in ("regime", "recipe", "hyper", "steps", "eval_every"):
+        for key in ("regime", "recipe", "hyper", "steps", "eval_every", "rule_steps", "capability_curve_every"):
             sig[f"training.{key}"] = training.get(key)
+        sig["training.capability_curve"] = "capability_curve" in training  # all seeds of a row, or none
     return sig
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from rexbench.benchmark.audit import audit_result
-from rexbench.benchmark.curves import check_capability_curve
+from rexbench.benchmark.curves import check_capability_curve, check_val_curve
 from rexbench.benchmark.errors import ResultError
 from rexbench.benchmark.fileio import atomic_write_bytes
 from rexbench.benchmark.metrics import CAPABILITY_KEYS
@@ -285,6 +285,7 @@ def load_result(path: str | os.PathLike[str], *, allow_limited: bool = False) ->
                               "of each split): never accepted by the leaderboard; score it without --limit")
         check_compatible(obj)
         audit_result(get_task(obj["task"], obj["task_config"]["size"]), obj)
+        check_val_curve(obj)
         check_capability_curve(obj)
     except ResultError as err:
         raise ResultError(f"{path}: {err}") from None

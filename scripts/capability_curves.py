@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rexbench.benchmark.capability_board import curve_array, optimal_val_loss, summarize_curves
+from rexbench.benchmark.curves import EPS
 from rexbench.benchmark.figures import capability_png
 from rexbench.benchmark.fileio import atomic_write_bytes
 from rexbench.benchmark.results import load_result
@@ -48,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("store", type=Path)
     parser.add_argument("--figures", type=Path, default=None, help="where to write the PNGs (default: STORE/figures)")
-    parser.add_argument("--eps", type=float, default=1e-3, help="plateau tolerance, nats/token (default 0.001)")
+    parser.add_argument("--eps", type=float, default=EPS, help=f"plateau tolerance, nats/token (default {EPS})")
     args = parser.parse_args()
 
     runs: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
@@ -64,24 +65,24 @@ def main() -> None:
           "step-to-step change in it | selected steps | headline at selected (mean) | max over history (mean; diagnostic) |")
     print("|---|---|--:|--:|--:|---|---|---|---|--:|---|--:|--:|")
     for task_name, by_model in sorted(runs.items()):
-        optimal = optimal_val_loss(next(iter(by_model.values()))[0])
         for model, results in sorted(by_model.items()):
+            optimal = optimal_val_loss(results[0])
             summary = summarize_curves(results, optimal, args.eps)
             steps = np.array([st for st, _ in results[0]["training"]["val_curve"]])
             mean_ex = np.array([[v - optimal for _, v in r["training"]["val_curve"]] for r in results]).mean(axis=0)
             window = flat_window(mean_ex, args.eps)
             c_steps, head = curve_array(results)
             inside = np.isin(c_steps, steps[window])  # the curve's points inside the flat window
-            mean_head = head.mean(axis=0)
-            in_range = (f"{mean_head[inside].min():.3f}–{mean_head[inside].max():.3f}" if inside.any() else "—")
+            in_range = f"{summary.flat_lo:.3f}–{summary.flat_hi:.3f}" if summary.flat_points else "—"
             print(f"| {task_name} | {model} | {len(results)} | {summary.steps} | {summary.plateau_step} | "
                   f"{summary.min_excess:.4f}, {summary.excess_at_plateau:.4f} → {summary.excess_at_end:.4f} | "
-                  f"{summary.at_plateau:.3f} → {summary.at_end:.3f} | {steps[window[0]]}–{steps[window[-1]]} "
+                  f"{summary.at_plateau:.3f} (step {summary.plateau_point}) → {summary.at_end:.3f} | "
+                  f"{steps[window[0]]}–{steps[window[-1]]} "
                   f"({window.size} points) | {in_range} | {step_to_step(head, inside):.3f} | "
                   f"{', '.join(map(str, summary.selected_steps))} | {summary.at_selected:.3f} | "
                   f"{summary.max_history:.3f} |")
         figures.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(figures / f"{task_name}__capability.png", capability_png(task_name, by_model, optimal))
+        atomic_write_bytes(figures / f"{task_name}__capability.png", capability_png(task_name, by_model))
 
 
 if __name__ == "__main__":

@@ -63,9 +63,15 @@ def test_hand_edited_curves_are_refused(results, tmp_path: Path) -> None:
     cases = [
         (bump_best, f"at the selected step {best}: ood_stop_rule"),
         (break_product, f"at step {other}: headline != finished x rule_given_finished"),
-        (lambda t: t["capability_curve"].pop(), "steps are not ascending validation steps ending at the last"),
-        (lambda t: t["capability_curve"].reverse(), "steps are not ascending"),
-        (lambda t: t["capability_curve"][0].__setitem__(0, 15), "steps are not ascending validation steps"),
+        (lambda t: t["capability_curve"].pop(), "its steps are not the"),
+        (lambda t: t["capability_curve"].reverse(), "its steps are not the"),
+        (lambda t: t["capability_curve"][0].__setitem__(0, 15), "its steps are not the"),
+        # the selected step's point dropped, so nothing holds the curve to the scored counts
+        (lambda t: t["capability_curve"].remove(next(p for p in t["capability_curve"] if p[0] == best)),
+         "its steps are not the"),
+        # a claimed thinning the points do not follow (multiples of 20 of [10, 20, 30] are [20, 30])
+        (lambda t: t.__setitem__("capability_curve_every", 20), "multiples of 20 and the last"),
+        (lambda t: t.__setitem__("capability_curve_every", 15), "positive multiple of eval_every"),
         (lambda t: dict(t["capability_curve"])[other].pop("ood_finished"), "needs exactly"),
         (lambda t: dict(t["capability_curve"])[other].__setitem__("ood_stop_rule", [5, 2]), "must be [successes, count]"),
     ]
@@ -82,10 +88,15 @@ def test_hand_edited_curves_are_refused(results, tmp_path: Path) -> None:
 def test_curve_every_thins_the_curve_and_keeps_the_last_point(tmp_path: Path) -> None:
     """With curve_every 20 on a 50-step run validated every 10 steps the curve has the
     points 20, 40 and the last, 50; the val curve keeps all five."""
+    from rexbench.baselines.recipe import BUDGETS
+
+    # size=32 as `rexbench train --task anbn` passes it: still the suite's size, so the
+    # result records its rule budget and the leaderboard can mark the 50 steps as below it
     res = train_and_score("linear", "anbn", (0,), tmp_path, steps=50, recipe=DEFAULT.replace(eval_every=10),
                           save_checkpoints=False, progress=False, log=lambda s: None, capability_curve=True,
-                          curve_every=20)
+                          curve_every=20, size=32)
     training = res[0]["training"]
+    assert training["rule_steps"] == BUDGETS[("anbn", "linear")] == 1200
     assert [s for s, _ in training["val_curve"]] == [10, 20, 30, 40, 50]
     assert [s for s, _ in training["capability_curve"]] == [20, 40, 50]
     assert training["capability_curve_every"] == 20
@@ -121,3 +132,24 @@ def test_leaderboard_shows_capability_over_training(results, tmp_path: Path) -> 
     assert png.read_bytes().startswith(b"\x89PNG")
     assert "![capability over training on anbn](fig/anbn__capability.png)" in text
     assert 'alt="capability over training on anbn"' in (tmp_path / "lb.html").read_text()
+
+
+def test_hand_edited_val_curves_are_refused(results, tmp_path: Path) -> None:
+    """The val curve every loss-over-training number is read from: its steps, its values and
+    the selected step must be what training writes."""
+    out, res = results
+    result = res[0]
+    best = result["training"]["best_step"]
+    worse = next(s for s, v in result["training"]["val_curve"] if v > min(v for _, v in result["training"]["val_curve"]))
+    cases = [
+        (lambda t: t["val_curve"].pop(0), "val_curve: its steps are not every 10th of 30"),
+        (lambda t: t["val_curve"][1].__setitem__(1, float("nan")), "finite loss"),
+        (lambda t: t.__setitem__("best_step", 7), "best_step 7 is not a step"),
+        (lambda t: t.__setitem__("best_step", worse), f"best_step {worse} is not a step of the val curve with its lowest"),
+    ]
+    assert worse != best
+    for edit, message in cases:
+        path = tmp_path / "anbn__linear__seed0.json"
+        path.write_text(json.dumps(_tampered(result, edit)))
+        with pytest.raises(ResultError, match=message):
+            load_result(path)

@@ -180,6 +180,26 @@ def test_rows_trained_differently_cannot_share_a_name(tmp_path: Path, capsys) ->
     _refused(tmp_path, capsys, "(training: True vs False)")
 
 
+def test_seeds_must_agree_on_rule_budget_and_curves(tmp_path: Path, capsys) -> None:
+    """A row's steps cell reads its first seed's rule budget, and its capability summary needs
+    every seed's curve at the same steps: seeds that differ there are refused."""
+    store = fixture_store(tmp_path)
+    training = {"regime": "standard", "recipe": {"peak_lr": 0.003}, "hyper": {}, "steps": 400, "eval_every": 50}
+    for seed in range(3):
+        path = store / f"anbn__beta__seed{seed}.json"
+        res = json.loads(path.read_text())
+        res["manifest"]["train_steps"] = 400
+        res["training"] = dict(training, rule_steps=1100 if seed == 2 else 400)
+        path.write_text(dump_result(res))
+    _refused(tmp_path, capsys, "(training.rule_steps: 1100 vs 400)")
+    for seed, every in ((0, 50), (1, 50), (2, 100)):
+        path = store / f"anbn__beta__seed{seed}.json"
+        res = json.loads(path.read_text())
+        res["training"] = dict(training, capability_curve_every=every)
+        path.write_text(dump_result(res))
+    _refused(tmp_path, capsys, "(training.capability_curve_every: 100 vs 50)")
+
+
 def test_several_stores(tmp_path: Path, capsys) -> None:
     published = fixture_store(tmp_path / "pub")
     mine = tmp_path / "mine"
@@ -239,7 +259,7 @@ def test_steps_column_marks_a_capped_row(tmp_path: Path) -> None:
             path.write_text(dump_result(res))
     assert run(tmp_path) == 0
     board = (tmp_path / "leaderboard.md").read_text()
-    assert "| **beta** | — | 3 | 400 (capped; rule 1,100) |" in board
+    assert "| **beta** | — | 3 | 400 (rule 1,100) |" in board
     assert "| **alpha** | — | 3 | 300 |" in board
     assert "| *stop-now* | — | 2 | — |" in board
-    assert "<td>400 (capped; rule 1,100)</td>" in (tmp_path / "leaderboard.html").read_text()
+    assert "<td>400 (rule 1,100)</td>" in (tmp_path / "leaderboard.html").read_text()

@@ -240,7 +240,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             return 2
         owner = {}
         if hosts is not None:  # which process of P takes each run (the same split as the real run)
-            for p, share in enumerate(split([estimate_seconds([run], seeds) for run in grid], hosts.num_processes)):
+            costs = [estimate_seconds([run], seeds, not args.no_capability_curve) for run in grid]
+            for p, share in enumerate(split(costs, hosts.num_processes)):
                 owner.update({i: f" [process {p}]" for i in share})
         print(f"store: {out.as_posix()}")
         for i, (run, status) in enumerate(zip(grid, grid_status(out, grid, seeds, curve=not args.no_capability_curve))):
