@@ -152,12 +152,8 @@ def capability_section(rows: list[Any], figure: str | None = None) -> list[str]:
     if not with_curves:
         return []
     lines = [
-        "Capability over training (each seed's current parameters at the validation points of its capability "
-        "curve; `rexbench.benchmark.capability_board`). The plateau step is where the mean excess val loss "
-        f"first comes within {EPS} nats/token of its minimum; the flat window is every validation point within "
-        "that of the minimum, where the loss no longer tells checkpoints apart, and its range says how far the "
-        "headline still moves there. The max over history picks each seed's best point (of its curve and its "
-        "scored checkpoint) *by its OOD score* (the anchors' rule): a diagnostic, never a score.",
+        "Capability over training (each seed's current parameters at its capability curve's points; the "
+        "columns are defined under \"How to read it\" above):",
         "",
         *capability_table([(row.label, summarize_curves(row.results, optimal_val_loss(row.results[0])))
                            for row in with_curves]),
@@ -210,3 +206,16 @@ def anchors_section(grouped: dict[str, list[Any]]) -> list[str]:
         "|---|---|--:|--:|--:|--:|",
         *lines,
     ]
+
+
+READING = (
+    "**Capability over training.** A trained row whose results carry capability curves (every row of "
+    "`rexbench reproduce`) also gets a table and a figure of its headline over training, read from each seed's "
+    "*current* parameters at the curve's validation points (`rexbench.benchmark.capability_board`). The "
+    f"*plateau step* is where the mean excess val loss first comes within {EPS} nats/token of its minimum; the "
+    "*flat window* is every validation point within that of the minimum, where the loss no longer tells "
+    "checkpoints apart, and the range there says how far the headline still moves while the loss cannot. The "
+    "*max over history* picks each seed's best point (of its curve and its scored checkpoint) *by its OOD "
+    "score*, as the rule-extrapolation code's notebooks do: a diagnostic of what selection alone can report, "
+    "never a score."
+)

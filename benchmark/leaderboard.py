@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import rexbench.benchmark
+from rexbench.benchmark.capability_board import READING as CAPABILITY_READING
 from rexbench.benchmark.finetune_board import finetune_section
 from rexbench.benchmark.finetune_records import FinetuneRecordError, load_finetune_store, summarise
 from rexbench.benchmark.reference import REFERENCE_MODELS, TRIVIAL_POLICIES
@@ -463,6 +464,8 @@ def render(results: list[dict], figures: dict[str, str] | None = None, stores: l
         "The **bar** of a capability is the highest of chance and the trivial policies `stop-now` and "
         "`best-constant` (both Bayes-optimal on the support); `▲` marks a trained row whose whole interval is "
         "above it. Trained rows are taken at the checkpoint of lowest `val_loss`.",
+        "",
+        CAPABILITY_READING,
         "",
         "Reproduce every row: `rexbench reproduce --out results/` (reference rows and trained baselines, seeds 0–4), "
         "then `rexbench leaderboard`. Each row's training steps, best step and validation curve are in its result "
