@@ -98,7 +98,8 @@ def summarize_curves(results: list[dict[str, Any]], optimal_val: float, eps: flo
         flat_lo, flat_hi = float(mean_head[flat].min()), float(mean_head[flat].max())
 
     def best_ever(values_SC: np.ndarray, metric: str) -> float:
-        scored = np.array([float(r["metrics"][metric]) for r in results])
+        # a ratio with no denominator (no finished completion: rule given finished is None) counts 0, as on the curve
+        scored = np.array([float(r["metrics"][metric] or 0.0) for r in results])
         return float(np.maximum(values_SC.max(axis=1), scored).mean())
 
     return CurveSummary(

@@ -61,6 +61,9 @@ def test_flat_window_leaves_out_an_overfitting_tail_and_max_counts_the_scored_ch
     assert s.max_history == pytest.approx(1.0)
     r2 = fake_result([0.3, 0.0001, 0.0005], [(0, 0, 10), (100, 2, 10)], best_step=50, headline=0.8, given=0.8)
     assert summarize_curves([r2], optimal_val=1.0).max_history == pytest.approx(0.8)  # the scored one
+    # no finished completion at the scored step: rule given finished is None there, counted 0
+    r3 = fake_result([0.3, 0.0001], [(0, 1, 2), (50, 0, 0)], best_step=50, headline=0.0, given=None)
+    assert summarize_curves([r3], optimal_val=1.0).max_history_given_finished == pytest.approx(0.5)
 
 
 def test_seeds_with_different_curve_steps_are_refused() -> None:
