@@ -108,7 +108,7 @@ GRID_ARGS = ["reproduce", "--models", "linear,lstm", "--tasks", "anbn", "--steps
              "--no-checkpoints", "--no-progress", "--devices", "1"]
 # What differs between two runs of the same result: wall times and the time of writing.
 VARYING: tuple[tuple[str, str], ...] = (("manifest", "train_seconds"), ("manifest", "created"),
-                                        ("training", "compile_seconds"))
+                                        ("training", "compile_seconds"), ("training", "capability_seconds"))
 
 
 def free_port() -> int:
