@@ -131,7 +131,7 @@ def capability_png(task: str, runs: dict[str, list[dict]]) -> bytes:
             ax.plot(xs, mean, color=colour, linewidth=2, label=f"{model} (mean of {len(series)} seeds)")
     top.set_yscale("symlog", linthresh=1e-4)
     top.set_ylabel("excess val loss (nats/token, symlog)")
-    top.set_title(f"{task}: capability over training (current parameters at each validation)", fontsize=10)
+    top.set_title(f"{task}: capability over training (current parameters at the curve's validation points)", fontsize=10)
     bottom.set_ylabel(f"{HEADLINE} (greedy)")
     bottom.set_ylim(-0.05, 1.05)
     bottom.set_xlabel("training step")
