@@ -94,8 +94,10 @@ def test_packed_batch_gives_the_unpacked_loss_and_gradients(anbn_batch, name: st
         s, c = sequence_loss(graphdef, p, tokens, segments_BW=segments)
         return s / c, c
 
-    (loss_u, count_u), grads_u = jax.value_and_grad(mean_loss, has_aux=True)(params, jnp.asarray(unpacked_BW))
-    (loss_p, count_p), grads_p = jax.value_and_grad(mean_loss, has_aux=True)(
+    # jitted: eager dispatch of the scans' and attention's ops costs far more than compiling
+    loss_and_grads = jax.jit(jax.value_and_grad(mean_loss, has_aux=True))
+    (loss_u, count_u), grads_u = loss_and_grads(params, jnp.asarray(unpacked_BW))
+    (loss_p, count_p), grads_p = loss_and_grads(
         params, jnp.asarray(packed_RW2[..., 0]), jnp.asarray(packed_RW2[..., 1]))
     assert int(count_u) == int(count_p)
     assert float(loss_p) == pytest.approx(float(loss_u), rel=1e-6)
