@@ -31,11 +31,6 @@ SMALL = {"anbn": 4, "anbncn": 2, "ban": 6, "bban": 6, "dyck": 6, "csdyck": 6, "i
          "icl-heavy": 3}
 
 
-@pytest.fixture(autouse=True)
-def _no_persistent_cache(monkeypatch):
-    monkeypatch.setenv("REXBENCH_JAX_CACHE", "off")
-
-
 def test_support_by_hand() -> None:
     assert get_task("anbn", 3).support() == ["aaabbb", "aabb", "ab"]
     words = get_task("anbn", 128).support()
@@ -102,11 +97,9 @@ def test_train_refuses_before_any_work(argv, message, tmp_path, capsys) -> None:
 @pytest.fixture(scope="module")
 def support_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ablation")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("REXBENCH_JAX_CACHE", "off")
-        rc = main(["train", "--model", "linear", "--task", "anbn:8", "--train-set", "support", "--steps", "20",
-                   "--seeds", "0-1", "--out", str(out / "rexbench"), "--no-progress", "--no-checkpoints",
-                   "--capability-curve"])
+    rc = main(["train", "--model", "linear", "--task", "anbn:8", "--train-set", "support", "--steps", "20",
+               "--seeds", "0-1", "--out", str(out / "rexbench"), "--no-progress", "--no-checkpoints",
+               "--capability-curve"])
     assert rc == 0
     return out
 

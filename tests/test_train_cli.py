@@ -16,18 +16,11 @@ from rexbench.tasks import get_split
 E2E_MODEL = "linear"  # the cheapest baseline: the pipeline is what is under test here
 
 
-@pytest.fixture(autouse=True)
-def _no_persistent_cache(monkeypatch):
-    monkeypatch.setenv("REXBENCH_JAX_CACHE", "off")
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("REXBENCH_JAX_CACHE", "off")
-        rc = main(["train", "--model", E2E_MODEL, "--task", "anbn", "--steps", "30", "--seeds", "0-1",
-                   "--out", str(out), "--no-progress", "--capability-curve"])
+    rc = main(["train", "--model", E2E_MODEL, "--task", "anbn", "--steps", "30", "--seeds", "0-1",
+               "--out", str(out), "--no-progress", "--capability-curve"])
     assert rc == 0
     return out
 
