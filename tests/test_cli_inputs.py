@@ -4,6 +4,7 @@ published store is written only when named; progress is shown, or not, as asked.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import types
 from pathlib import Path
@@ -90,7 +91,12 @@ def test_train_needs_an_out_and_reproduce_defaults_outside_the_published_store(t
     assert main(["reproduce", "--quick", "--dry-run"]) == 0
     assert "store: runs/quick" in capsys.readouterr().out
     assert main(["reproduce", "--dry-run"]) == 0
-    assert "store: runs/grid" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "store: runs/grid" in out
+    # On an empty store what is left is the whole grid, and each run line carries its share.
+    left, whole = re.search(r"still to do: about (\d+) min; whole grid: about (\d+) min", out).groups()
+    assert left == whole and int(whole) > 0
+    assert all("(about " in line for line in out.splitlines() if "to do: seeds" in line)
     assert not (tmp_path / "results").exists()
 
 

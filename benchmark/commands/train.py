@@ -244,11 +244,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             for p, share in enumerate(split(costs, hosts.num_processes)):
                 owner.update({i: f" [process {p}]" for i in share})
         print(f"store: {out.as_posix()}")
+        left = 0.0  # the estimate of only the seeds still to train, next to the whole grid's
         for i, (run, status) in enumerate(zip(grid, grid_status(out, grid, seeds, curve=not args.no_capability_curve))):
             todo = [seed for seed, (ok, _) in status.items() if not ok]
-            print(f"{run.label()}{owner.get(i, '')}: {'to do: seeds ' + ','.join(map(str, todo)) if todo else 'done'}")
-        print(f"whole grid: about {estimate_seconds(grid, seeds, not args.no_capability_curve) / 60:.0f} min "
-              "on the 2-core reference CPU")
+            cost = estimate_seconds([run], todo, not args.no_capability_curve) if todo else 0.0
+            left += cost
+            print(f"{run.label()}{owner.get(i, '')}: "
+                  + (f"to do: seeds {','.join(map(str, todo))} (about {cost / 60:.0f} min)" if todo else "done"))
+        print(f"still to do: about {left / 60:.0f} min; whole grid: about "
+              f"{estimate_seconds(grid, seeds, not args.no_capability_curve) / 60:.0f} min on the 2-core reference CPU")
         return 0
     error, hosts = start("reproduce", args.devices, {
         "coordinator": args.coordinator, "num_processes": args.num_processes, "process_id": args.process_id})
