@@ -184,6 +184,8 @@ def train_and_score(
 ) -> list[dict[str, Any]]:
     """Trains ``seeds`` together (over ``devices`` local devices, None = all; a seed's
     numbers do not depend on it), then scores and writes one result per seed; returns them.
+    A seed the harness refuses gets no result, the others still do, and then
+    :class:`~rexbench.benchmark.errors.ModelRefused` names every refused seed.
     ``capability_curve``: also store the headline family at every validation point
     (``training.capability_curve``; :mod:`rexbench.baselines.capability_curve`), or with
     ``curve_every`` at every ``curve_every``-th step and the last. ``size``: the
@@ -192,6 +194,7 @@ def train_and_score(
     recorded in the result (``task_config``, ``training.hyper``, ``training.train_set``)."""
     from rexbench.baselines.checkpoint import save_checkpoint
     from rexbench.baselines.train import train
+    from rexbench.benchmark.errors import ModelRefused
     from rexbench.benchmark.progress import progress_bars
     from rexbench.benchmark.results import write_result
     from rexbench.benchmark.score import score_model
@@ -206,7 +209,7 @@ def train_and_score(
     log(f"trained {name} ({run.parameters:,} parameters) on {task_obj.config}: {run.steps} steps x {len(run.seeds)} seeds{on} "
         f"in {run.wall_seconds:.1f} s "
         f"({run.compile_seconds:.1f} s compiling)")
-    results = []
+    results, refused = [], []
     for i, seed in enumerate(run.seeds):
         t0 = time.perf_counter()
         training = {
@@ -242,11 +245,17 @@ def train_and_score(
                 "train_seconds": round(run.wall_seconds, 3), "recipe": recipe.as_dict(), "suite_version": SUITE_VERSION,
             })
             training["checkpoint"] = os.fspath(ckpt)
-        with progress_bars(progress):
-            result = score_model(
-                run.model(i), task_obj, seed=seed, model_name=name, checkpoint_rule=CHECKPOINT_RULE,
-                train_steps=run.steps, train_seconds=round(run.wall_seconds, 3), parameters=run.parameters,
-            )
+        try:
+            with progress_bars(progress):
+                result = score_model(
+                    run.model(i), task_obj, seed=seed, model_name=name, checkpoint_rule=CHECKPOINT_RULE,
+                    train_steps=run.steps, train_seconds=round(run.wall_seconds, 3), parameters=run.parameters,
+                )
+        except ModelRefused as err:  # nothing written for this seed; the other seeds still are
+            refused.append(f"seed {seed}: {err.reason}")
+            log(f"  seed {seed}: refused by the harness, no result written: {err.reason}"
+                + (f" (its checkpoint: {training['checkpoint']})" if save_checkpoints else ""))
+            continue
         result["training"] = training
         path = write_result(result, out)
         m = result["metrics"]
@@ -254,6 +263,8 @@ def train_and_score(
             f"excess {m['excess_loss']:.4f}, OOD rule extrapolation {_fmt(m['ood_rule_extrapolation'])} "
             f"(scored in {time.perf_counter() - t0:.1f} s) -> {path}")
         results.append(result)
+    if refused:
+        raise ModelRefused(f"{name} on {task_obj.config}: " + "; ".join(refused))
     return results
 
 
@@ -420,10 +431,11 @@ def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequ
                capability_curve: bool = True, devices: int | None = None,
                hosts: Hosts | None = None) -> dict[str, Any]:
     from rexbench.baselines.capability_curve import curve_every
+    from rexbench.benchmark.errors import ModelRefused
     from rexbench.benchmark.progress import bar
 
     t0 = time.perf_counter()
-    summary: dict[str, Any] = {"trained": [], "skipped": []}
+    summary: dict[str, Any] = {"trained": [], "skipped": [], "refused": []}
     tasks = sorted({run.task for run in grid}, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else len(TASK_ORDER))
     share = (0, 1) if hosts is None else (hosts.process_id, hosts.num_processes)
     summary["references"] = score_references(out, tasks, seeds, log=log, share=share)
@@ -452,14 +464,18 @@ def _reproduce(out: str | os.PathLike[str], grid: Sequence[GridRun], seeds: Sequ
             log(f"[{n}/{len(grid)}] {run.label()}: all {len(seeds)} seeds done, skipped")
             continue
         log(f"[{n}/{len(grid)}] {run.label()}: seeds {todo}")
-        train_and_score(run.model, run.task, todo, out, steps=run.planned_steps, regime=run.regime, recipe=recipe,
-                        save_checkpoints=save_checkpoints, progress=progress, log=log,
-                        capability_curve=capability_curve, devices=devices,
-                        curve_every=curve_every(run.planned_steps, recipe.eval_every) if capability_curve else None)
+        try:
+            train_and_score(run.model, run.task, todo, out, steps=run.planned_steps, regime=run.regime, recipe=recipe,
+                            save_checkpoints=save_checkpoints, progress=progress, log=log,
+                            capability_curve=capability_curve, devices=devices,
+                            curve_every=curve_every(run.planned_steps, recipe.eval_every) if capability_curve else None)
+        except ModelRefused as err:  # a long grid goes on; the caller reports every refusal at the end
+            summary["refused"].append(err.reason)
         summary["trained"].append((run.label(), todo))
         grid_bar.update(1)
     grid_bar.close()
     summary["seconds"] = time.perf_counter() - t0
     log(f"grid done in {summary['seconds'] / 60:.1f} min: {len(summary['trained'])} runs trained, "
-        f"{len(summary['skipped'])} (run, seed) results already present")
+        f"{len(summary['skipped'])} (run, seed) results already present"
+        + (f", {len(summary['refused'])} runs with seeds the harness refused" if summary["refused"] else ""))
     return summary

@@ -114,16 +114,41 @@ def _shifted_step(table: np.ndarray, token: int, shift: float) -> HostFunction:
 
 
 def test_float32_rounding_of_unlikely_tokens_is_tolerated() -> None:
-    """The tolerance is 5e-4 + 1e-5 x |log p|: by hand, a token at log p ~ -21.4 may move by
-    up to 5e-4 + 2.14e-4 = 7.1e-4 nats (float32's rounding at logits of that scale), a likely
-    one by ~5e-4."""
+    """The tolerance is 5e-4 + 1e-4 x |log p|: by hand, a token at log p ~ -21.4 may move by
+    up to 5e-4 + 2.14e-3 = 2.64e-3 nats (float32's rounding at logits of that scale, as
+    amplified by a model's own numerics), a likely one by ~5e-4."""
     table = np.zeros((V, V))
     table[:, 0] = -20.0  # token 0 (PAD) at log p = -20 - ln 4 ~ -21.4 after every token
-    # +6.5e-4 on its logit moves its log p by 6.5e-4 (and the others' by 6.5e-4 x e^-21.4):
-    # under the 7.1e-4 allowed there, above the absolute 5e-4
-    check_model(as_model(_shifted_step(table, 0, 6.5e-4), V), TASK)
-    # +1e-3 on a token at p = 1/4 moves its log p by 1e-3 x 3/4 = 7.5e-4 > 5e-4 + 1e-5 x ln 4
+    # +2.5e-3 on its logit moves its log p by 2.5e-3 (and the others' by 2.5e-3 x e^-21.4):
+    # under the 2.64e-3 allowed there, far above the absolute 5e-4
+    check_model(as_model(_shifted_step(table, 0, 2.5e-3), V), TASK)
+    assert "incremental decoding disagrees" in refusal(_shifted_step(table, 0, 2.8e-3))
+    # +1e-3 on a token at p = 1/4 moves its log p by 1e-3 x 3/4 = 7.5e-4 > 5e-4 + 1e-4 x ln 4
     assert "incremental decoding disagrees" in refusal(_shifted_step(table, 1, 1e-3))
+
+
+def _width_noise(token: int, shift: float) -> HostFunction:
+    """A bigram model whose forward pass at every width but the widest moves ``token``'s logit
+    by ``shift`` (as a model whose sums run over the padded width does)."""
+    table = np.zeros((V, V))
+    table[:, 0] = -15.0  # PAD at log p = -15 - ln 4 ~ -16.4, the xLSTM's case below
+
+    def forward(tokens: np.ndarray) -> np.ndarray:
+        out = table[tokens].astype(np.float64)
+        if tokens.shape[1] < 251:  # 251: the widest row anbn feeds
+            out[:, :, token] += shift
+        return out
+    return HostFunction(forward, init_state_fn=lambda b: None, step_fn=lambda s, tok, pos: (table[tok], s))
+
+
+def test_width_rounding_of_a_trained_xlstm_is_tolerated() -> None:
+    """The --full grid's xLSTM on bban (seed 4) gave 6.99e-4 nats at log p = -16.96 between
+    widths 137 and 253 and was refused under the earlier 5e-4 + 1e-5 x |log p| (6.7e-4 there;
+    benchmark/checks.py). The same difference at log p ~ -16.4 is tolerated now (allowed:
+    5e-4 + 1.64e-3 nats); on a likely token (p ~ 1/4) a shift of 1e-3 moves log p by 7.5e-4,
+    over the 5e-4 + 1.4e-4 allowed there, and is refused."""
+    check_model(as_model(_width_noise(0, 7e-4), V), TASK)
+    assert "batch-dependent" in refusal(_width_noise(1, 1e-3))
 
 
 def _batch_size_noise(shift: float) -> HostFunction:

@@ -89,6 +89,50 @@ def test_reproduce_skips_finished_runs(tmp_path, monkeypatch) -> None:
     assert [a[2] for a, _ in calls] == [[0]]
 
 
+def test_a_refused_seed_leaves_the_others_written(tmp_path, monkeypatch) -> None:
+    """A seed the harness refuses gets no result file; the run's other seeds still do, and the
+    refusal names the seed (the xLSTM's seed 4 on bban once took its four siblings with it)."""
+    from rexbench.benchmark import score as score_module
+    from rexbench.benchmark.errors import ModelRefused
+
+    real = score_module.score_model
+
+    def refuse_seed_0(model, task, *, seed, **kw):
+        if seed == 0:
+            raise ModelRefused("batch-dependent: made up by the test")
+        return real(model, task, seed=seed, **kw)
+
+    monkeypatch.setattr(score_module, "score_model", refuse_seed_0)
+    with pytest.raises(ModelRefused, match=r"linear on anbn\(N=32\): seed 0: batch-dependent: made up"):
+        rp.train_and_score(E2E_MODEL, "anbn", [0, 1], tmp_path, steps=4, progress=False, save_checkpoints=False,
+                           log=lambda s: None)
+    assert not (tmp_path / f"anbn__{E2E_MODEL}__seed0.json").exists()
+    assert load_result(tmp_path / f"anbn__{E2E_MODEL}__seed1.json")["seed"] == 1
+
+
+def test_grid_goes_on_after_a_refusal_and_the_command_fails(tmp_path, monkeypatch, capsys) -> None:
+    from rexbench.benchmark.errors import ModelRefused
+
+    calls = []
+
+    def train_and_score(model, task, seeds, out, **kw):
+        calls.append(task)
+        if task == "anbn":
+            raise ModelRefused(f"{model} on {task}: seed 0: not causal: made up by the test")
+
+    monkeypatch.setattr(rp, "train_and_score", train_and_score)
+    monkeypatch.setattr(rp, "score_references", lambda *a, **k: [])
+    grid = [rp.GridRun("anbn", E2E_MODEL, steps=4), rp.GridRun("ban", E2E_MODEL, steps=4)]
+    summary = rp.reproduce(tmp_path, grid, seeds=(0,), progress=False, log=lambda s: None)
+    assert calls == ["anbn", "ban"] and summary["refused"] == ["linear on anbn: seed 0: not causal: made up by the test"]
+
+    monkeypatch.setattr(rp, "reproduce", lambda *a, **k: summary)
+    assert main(["reproduce", "--models", E2E_MODEL, "--tasks", "anbn,ban", "--out", str(tmp_path / "store"),
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "rexbench reproduce: the harness refused a trained model: linear on anbn: seed 0: not causal: made up by the test"
+
+
 def test_grids() -> None:
     default, full = rp.full_grid(), rp.full_grid(full=True)
     assert len(default) == 6 * 3 + 2 and len(full) == 6 * 5 + 2

@@ -265,9 +265,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from rexbench.baselines.hosts import HostError
 
     try:
-        reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints,
-                  log=print if args.no_progress else tqdm.write, capability_curve=not args.no_capability_curve,
-                  devices=args.devices, hosts=hosts)
+        summary = reproduce(out, grid, seeds, progress=not args.no_progress, save_checkpoints=not args.no_checkpoints,
+                            log=print if args.no_progress else tqdm.write, capability_curve=not args.no_capability_curve,
+                            devices=args.devices, hosts=hosts)
     except HostError as err:
         print(f"rexbench reproduce: {err}", file=sys.stderr)
         if hosts is not None and hosts.distributed:
@@ -277,4 +277,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             sys.stderr.flush()
             os._exit(2)
         return 2
-    return 0
+    for reason in summary["refused"]:  # the other runs and seeds were written; rerunning redoes only these
+        print(f"rexbench reproduce: the harness refused a trained model: {reason}", file=sys.stderr)
+    return 1 if summary["refused"] else 0
