@@ -107,10 +107,14 @@ def estimate_seconds(factor: Factor, seeds: Sequence[int]) -> float:
 def run_ablation(out: str | os.PathLike[str], *, full: bool = False, seeds: Sequence[int] = SEEDS,
                  only: Sequence[str] | None = None, progress: bool = True, save_checkpoints: bool = False,
                  log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Trains and scores every factor's seeds not already in ``out`` (resumable, like the grid)."""
-    from rexbench.baselines.reproduce import train_and_score
+    """Trains and scores every factor's seeds not already in ``out`` (resumable, like the grid).
 
-    summary: dict[str, Any] = {"trained": [], "skipped": []}
+    A seed the harness refuses gets no result file; like the grid, the ablation goes on with
+    the other seeds and factors and lists every refusal in ``summary["refused"]``."""
+    from rexbench.baselines.reproduce import train_and_score
+    from rexbench.benchmark.errors import ModelRefused
+
+    summary: dict[str, Any] = {"trained": [], "skipped": [], "refused": []}
     plan = [f for f in factors(full) if only is None or f.name in only]
     for factor in plan:
         status = {seed: existing(out, factor, seed) for seed in seeds}
@@ -124,8 +128,11 @@ def run_ablation(out: str | os.PathLike[str], *, full: bool = False, seeds: Sequ
             continue
         log(f"ablation {factor.name} ({factor.changes}): seeds {todo}, about "
             f"{estimate_seconds(factor, todo) / 60:.0f} min")
-        train_and_score(factor.model, TASK, todo, Path(out) / factor.name, steps=factor.steps, recipe=factor.recipe,
-                        size=factor.size, train_set=factor.train_set, capability_curve=True,
-                        save_checkpoints=save_checkpoints, progress=progress, log=log)
+        try:
+            train_and_score(factor.model, TASK, todo, Path(out) / factor.name, steps=factor.steps,
+                            recipe=factor.recipe, size=factor.size, train_set=factor.train_set,
+                            capability_curve=True, save_checkpoints=save_checkpoints, progress=progress, log=log)
+        except ModelRefused as err:  # the other factors still run; the caller reports every refusal
+            summary["refused"].append(f"ablation {factor.name}: {err.reason}")
         summary["trained"].append(factor.name)
     return summary

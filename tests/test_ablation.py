@@ -185,3 +185,30 @@ def test_ablation_store_refuses_bad_files(support_run, tmp_path) -> None:
     (store / "ablation" / "rexbench").rename(store / "ablation" / "other")
     with pytest.raises(AblationStoreError, match="no rexbench/ folder"):
         load_ablation_store(store)
+
+
+def test_ablation_goes_on_after_a_refusal_and_the_command_fails(tmp_path, monkeypatch, capsys) -> None:
+    """Like the grid: a refused factor's seeds get no result file, the other factors still
+    train, and ``reproduce --ablation`` lists every refusal at the end and exits 1."""
+    from rexbench.baselines import ablation as ab
+    from rexbench.baselines import reproduce as rp
+    from rexbench.benchmark.errors import ModelRefused
+
+    calls = []
+
+    def train_and_score(model, task, seeds, out, **kw):
+        calls.append(out.name)
+        if out.name == "dropout":
+            raise ModelRefused(f"{model} on {task}: seed 3: not causal: made up by the test")
+
+    monkeypatch.setattr(rp, "train_and_score", train_and_score)
+    summary = ab.run_ablation(tmp_path, seeds=(3,), only=("rexbench", "dropout", "optimizer"), progress=False,
+                              log=lambda s: None)
+    assert calls == ["rexbench", "dropout", "optimizer"]
+    assert summary["refused"] == ["ablation dropout: transformer-dropout on anbn: seed 3: not causal: made up by the test"]
+    assert summary["trained"] == ["rexbench", "dropout", "optimizer"]
+
+    monkeypatch.setattr(ab, "run_ablation", lambda *a, **k: summary)
+    assert main(["reproduce", "--ablation", "--out", str(tmp_path / "store"), "--no-progress"]) == 1
+    assert capsys.readouterr().err.strip() == ("rexbench reproduce: the harness refused a trained model: ablation "
+                                               "dropout: transformer-dropout on anbn: seed 3: not causal: made up by the test")
