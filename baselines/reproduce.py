@@ -163,6 +163,12 @@ def checkpoint_dir(out: str | os.PathLike[str], task: str, result_model: str, se
     return Path(out) / "checkpoints" / checkpoint_dirname(task, result_model, seed)
 
 
+def snapshot_dir(out: str | os.PathLike[str], task: str, result_model: str) -> Path:
+    """Where a run's training snapshot lives until its results are written
+    (:mod:`rexbench.baselines.snapshot`; under ``checkpoints/``, which is not published)."""
+    return Path(out) / "checkpoints" / f"{task}__{result_model}__training"
+
+
 def train_and_score(
     model: str,
     task: str,
@@ -193,6 +199,7 @@ def train_and_score(
     name's own; ``train_set``: :data:`rexbench.baselines.data.TRAIN_SETS` -- all three are
     recorded in the result (``task_config``, ``training.hyper``, ``training.train_set``)."""
     from rexbench.baselines.checkpoint import save_checkpoint
+    from rexbench.baselines.snapshot import discard_snapshot
     from rexbench.baselines.train import train
     from rexbench.benchmark.errors import ModelRefused
     from rexbench.benchmark.progress import progress_bars
@@ -204,8 +211,9 @@ def train_and_score(
     name = result_model_name(model, regime)
     run = train(model, task_obj, seeds, steps=steps, regime=regime, recipe=recipe, progress=progress,
                 capability_curve=capability_curve, devices=devices, hyper=hyper, train_set=train_set,
-                curve_every=curve_every)
+                curve_every=curve_every, snapshot=snapshot_dir(out, task, name), log=log)
     on = f" on {run.devices_used} devices" if run.devices_used > 1 else ""
+    on += f", in {run.train_segments} processes (resumed)" if run.train_segments > 1 else ""
     log(f"trained {name} ({run.parameters:,} parameters) on {task_obj.config}: {run.steps} steps x {len(run.seeds)} seeds{on} "
         f"in {run.wall_seconds:.1f} s "
         f"({run.compile_seconds:.1f} s compiling)")
@@ -223,7 +231,9 @@ def train_and_score(
             "eval_every": recipe.eval_every,
             "val_curve": [[step, vals[i]] for step, vals in run.val_curve],
             "seeds_trained_together": list(run.seeds),
-            "train_seconds_note": "wall time of the joint run of all seeds_trained_together, compile included",
+            "train_seconds_note": "wall time of the joint run of all seeds_trained_together, compile included "
+                                  "(summed over train_segments when a snapshot resumed it)",
+            "train_segments": run.train_segments,
             "compile_seconds": round(run.compile_seconds, 3),
             # rows per packed step (rexbench.baselines.packing), None: one sequence per row
             "packed_rows": run.packed_rows,
@@ -263,6 +273,7 @@ def train_and_score(
             f"excess {m['excess_loss']:.4f}, OOD rule extrapolation {_fmt(m['ood_rule_extrapolation'])} "
             f"(scored in {time.perf_counter() - t0:.1f} s) -> {path}")
         results.append(result)
+    discard_snapshot(snapshot_dir(out, task, name))  # every seed is written (or refused): nothing to resume
     if refused:
         raise ModelRefused(f"{name} on {task_obj.config}: " + "; ".join(refused))
     return results

@@ -23,10 +23,12 @@ reassociation, ~1e-6), nor on how many devices trained it (bit-identical with ``
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -42,6 +44,8 @@ from rexbench.baselines.packing import layout, packed_targets_mask, plan_steps, 
 from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
 from rexbench.baselines.regimes import RegimeData, check_regime, regime_data
 from rexbench.baselines.sharding import SeedMesh
+from rexbench.baselines.snapshot import FILE as SNAPSHOT_FILE
+from rexbench.baselines.snapshot import Snapshot, data_digest, load_snapshot, plan_of, save_snapshot
 from rexbench.benchmark.loss import token_nll
 from rexbench.tasks import PAD, Task, get_task
 
@@ -49,6 +53,7 @@ PyTree = Any
 INIT_STREAM = 0  # fold_in index of the init key
 REGIME_STREAM = 1  # second entry of the regime batch-order seed
 DROPOUT_STREAM = 2  # fold_in index of the dropout key (then folded with the step)
+SNAPSHOT_EVERY = 60.0  # seconds between training snapshots (a few MB each; rexbench.baselines.snapshot)
 VAL_BATCH = 250  # val rows per forward pass inside the eval (divides the 1,000 val rows)
 
 
@@ -273,6 +278,7 @@ class TrainResult:
     packed_rows: int | None = None  # rows per packed step (rexbench.baselines.packing); None = one sequence per row
     checkpoint_rule: str = CHECKPOINT_RULE
     devices_used: int = 1  # local devices the seeds were split over (the numbers do not depend on it)
+    train_segments: int = 1  # processes that trained the run (> 1: resumed from a snapshot; wall_seconds sums them)
 
     def params(self, i: int) -> nnx.State:
         return jax.tree.map(lambda x: x[i], self.best_params)
@@ -302,6 +308,9 @@ def train(
     devices: int | None = None,
     train_set: str = "sampled",
     curve_every: int | None = None,
+    snapshot: str | os.PathLike[str] | None = None,
+    snapshot_every: float = SNAPSHOT_EVERY,
+    log: Callable[[str], None] = print,
 ) -> TrainResult:
     """Trains ``seeds`` of ``model_name`` on ``task`` together; see the module docstring.
 
@@ -316,6 +325,10 @@ def train(
     greedy decodes, not compiled into the chunk); ``curve_every``: only at the validation
     points whose step is a multiple of it, and at the last (None: at every one). ``train_set``: the training rows,
     :data:`rexbench.baselines.data.TRAIN_SETS` (ignored when ``data`` is given).
+    ``snapshot``: a folder for the run's training snapshot (:mod:`rexbench.baselines.snapshot`):
+    resume from it if it holds one of this plan, and write one after a chunk at most every
+    ``snapshot_every`` seconds and after the last (None: no snapshots). ``log``: where the
+    resume lines go.
     """
     t_start = time.perf_counter()
     task = get_task(task) if isinstance(task, str) else task
@@ -341,6 +354,16 @@ def train(
     best_val = jnp.full((S,), jnp.inf, jnp.float32)
     best_step = jnp.zeros((S,), jnp.int32)
     dkeys = jnp.stack([dropout_key(s) for s in seeds])
+    done, prior = 0, None
+    if snapshot is not None:
+        plan = plan_of(model=model_name, hyper=hyper, task=task.name, size=task.size, regime=regime, seeds=seeds,
+                       steps=steps, recipe=recipe.as_dict(), train_set=train_set, data=data_digest(data),
+                       capability_curve=capability_curve, curve_every=curve_every)
+        prior = load_snapshot(snapshot, plan, (params, opt_state, best_params, best_val, best_step), log=log)
+        if prior is not None:
+            params, opt_state, best_params, best_val, best_step = jax.tree.map(jnp.asarray, prior.state)
+            done = prior.done
+            log(f"resuming from step {done} of {steps} ({Path(snapshot) / SNAPSHOT_FILE}; delete it to start over)")
 
     val_dev = jnp.asarray(pad_to_multiple(data.val, VAL_BATCH).reshape(-1, VAL_BATCH, data.width))
     streams = [BatchStream(s, len(data.train), recipe.batch_size) for s in seeds]
@@ -354,9 +377,13 @@ def train(
     else:
         packed_rows = None
         train_dev = jnp.asarray(data.train)
+        for st in streams if done else ():  # resumed: replay the batch orders to the step reached
+            st.take(done)
     if extra is not None:
         extra_tokens, extra_mask = jnp.asarray(extra.tokens), jnp.asarray(extra.mask)
         extra_streams = [BatchStream([s, REGIME_STREAM], len(extra.tokens), recipe.regime_batch) for s in seeds]
+        for st in extra_streams if done else ():
+            st.take(done)
     else:
         extra_tokens = extra_mask = None
         extra_streams = []
@@ -368,20 +395,22 @@ def train(
             (train_dev, val_dev, extra_tokens, extra_mask))
     chunk_jit = make_chunk_fn(graphdef, tx, recipe.regime_weight, extra is not None, seed_axis, seed_mesh, packed)
     compiled: dict[int, Any] = {}
-    compile_seconds = 0.0
-    val_curve: list[tuple[int, list[float]]] = []
-    train_curve: list[tuple[int, list[float]]] = []
-    cap_curve: list[tuple[int, list[dict[str, list[int]]]]] = []
-    cap_seconds = 0.0
+    compile_seconds = 0.0 if prior is None else prior.compile_seconds
+    val_curve: list[tuple[int, list[float]]] = [] if prior is None else prior.val_curve
+    train_curve: list[tuple[int, list[float]]] = [] if prior is None else prior.train_curve
+    cap_curve: list[tuple[int, list[dict[str, list[int]]]]] = [] if prior is None else prior.capability_curve
+    cap_seconds = 0.0 if prior is None else prior.capability_seconds
+    earlier_seconds, segments = (0.0, 1) if prior is None else (prior.train_seconds, prior.segments + 1)
+    last_save = time.perf_counter()
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         label = model_name if regime == "standard" else f"{model_name}-{regime}"
-        bar = tqdm(total=steps, desc=f"{label}/{task.name} x{S} seeds", unit="step", dynamic_ncols=True, leave=True)
+        bar = tqdm(total=steps, initial=done, desc=f"{label}/{task.name} x{S} seeds", unit="step",
+                   dynamic_ncols=True, leave=True)
 
-    done = 0
     try:
         while done < steps:
             k = min(recipe.eval_every, steps - done)
@@ -415,6 +444,12 @@ def train(
                 bar.set_postfix(loss=f"{loss_np[:, -1].mean():.4f}", val=f"{val_np.mean():.4f}",
                                 best=f"{np.asarray(seed_mesh.unpad(best_val)).mean():.4f}", refresh=False)
                 bar.update(k)
+            if snapshot is not None and (done == steps or time.perf_counter() - last_save >= snapshot_every):
+                host = jax.tree.map(np.asarray, seed_mesh.unpad((params, opt_state, best_params, best_val, best_step)))
+                save_snapshot(snapshot, plan, Snapshot(
+                    done, host, val_curve, train_curve, cap_curve, cap_seconds,
+                    earlier_seconds + time.perf_counter() - t_start, compile_seconds, segments))
+                last_save = time.perf_counter()
     finally:
         if bar is not None:
             bar.close()
@@ -436,7 +471,8 @@ def train(
         best_val_loss=np.asarray(best_val, dtype=np.float64),
         best_step=np.asarray(best_step, dtype=np.int64),
         steps=done,
-        wall_seconds=time.perf_counter() - t_start,
+        wall_seconds=earlier_seconds + time.perf_counter() - t_start,
+        train_segments=segments,
         compile_seconds=compile_seconds,
         parameters=count_params(jax.tree.map(lambda x: x[0], best_params)),
         vocab_size=task.vocab_size,

@@ -44,8 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
+        resume = ("; the same command resumes each unfinished run from its last training snapshot"
+                  if args.command in ("train", "reproduce") else "")
         print(f"rexbench {args.command}: interrupted (result files are written atomically: "
-              "none is half-written)", file=sys.stderr)
+              f"none is half-written{resume})", file=sys.stderr)
         return 130
 
 

@@ -99,6 +99,23 @@ def test_train_needs_an_out_and_reproduce_defaults_outside_the_published_store(t
     assert all("(about " in line for line in out.splitlines() if "to do: seeds" in line)
     assert not (tmp_path / "results").exists()
 
+    # A killed run's training snapshot: the line says where it resumes, and its estimate is
+    # only the steps left (the whole run's estimate x (1 - done / steps)).
+    from rexbench.baselines.reproduce import full_grid, snapshot_dir
+    from rexbench.baselines.snapshot import Snapshot, save_snapshot
+
+    run = next(r for r in full_grid() if (r.task, r.model, r.regime) == ("anbn", "transformer", "standard"))
+    line = next(line for line in out.splitlines() if line.startswith(run.label() + ":"))
+    whole_min = int(re.search(r"about (\d+) min", line).group(1))
+    half = run.planned_steps // 2
+    save_snapshot(snapshot_dir(tmp_path / "runs/grid", "anbn", "transformer"),
+                  {"steps": run.planned_steps, "seeds": [0, 1, 2, 3, 4]}, Snapshot(half, (), [], [], [], 0.0, 1.0, 1.0, 1))
+    assert main(["reproduce", "--dry-run"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(run.label() + ":"))
+    left_min = int(re.fullmatch(rf".*: to do: seeds 0,1,2,3,4 \(about (\d+) min; resumes from its snapshot at "
+                                rf"step {half}\)", line).group(1))
+    assert abs(left_min - whole_min * (1 - half / run.planned_steps)) <= 1  # both are rounded to whole minutes
+
 
 def test_version_and_describe_size(capsys) -> None:
     assert main(["--version"]) == 0

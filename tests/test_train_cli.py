@@ -36,8 +36,42 @@ def test_train_writes_valid_results(trained) -> None:
         t = result["training"]
         assert t["steps"] == 30 and t["best_step"] == 30  # one validation, after the last step
         assert t["seeds_trained_together"] == [0, 1]
+        assert t["train_segments"] == 1
         # The scored model is the kept checkpoint: its val loss is the selected one.
         assert abs(result["metrics"]["val_loss"] - t["best_val_loss_during_training"]) < 1e-5
+
+
+def test_snapshot_is_gone_once_the_results_are_written(trained) -> None:
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == [
+        f"anbn__{E2E_MODEL}__seed0", f"anbn__{E2E_MODEL}__seed1"]
+
+
+def test_train_killed_after_training_resumes_without_training_again(tmp_path, monkeypatch, capsys) -> None:
+    """Killed while scoring (its snapshot is of the last step): the same command again
+    trains nothing, writes the results with ``train_segments`` 2 and removes the snapshot."""
+    from rexbench.baselines import train as train_module
+
+    real = train_module.save_snapshot
+
+    def save_then_die(*a, **k):
+        real(*a, **k)
+        raise KeyboardInterrupt
+
+    argv = ["train", "--model", E2E_MODEL, "--task", "anbn", "--steps", "30", "--seeds", "0", "--out", str(tmp_path),
+            "--no-progress"]
+    monkeypatch.setattr(train_module, "save_snapshot", save_then_die)
+    assert main(argv) == 130
+    assert capsys.readouterr().err.strip() == (
+        "rexbench train: interrupted (result files are written atomically: none is half-written; the same command "
+        "resumes each unfinished run from its last training snapshot)")
+    monkeypatch.undo()
+    snapshot = tmp_path / "checkpoints" / f"anbn__{E2E_MODEL}__training" / "snapshot.npz"
+    assert snapshot.is_file() and not (tmp_path / f"anbn__{E2E_MODEL}__seed0.json").exists()
+    assert main(argv) == 0
+    assert f"resuming from step 30 of 30 ({snapshot}; delete it to start over)" in capsys.readouterr().out
+    result = load_result(tmp_path / f"anbn__{E2E_MODEL}__seed0.json")
+    assert result["training"]["train_segments"] == 2 and result["manifest"]["train_steps"] == 30
+    assert not snapshot.parent.exists()
 
 
 def test_checkpoint_reloads_and_rescores(trained, tmp_path) -> None:

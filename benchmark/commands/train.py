@@ -213,8 +213,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         icl_grid,
         quick_grid,
         reproduce,
+        result_model_name,
         select_grid,
+        snapshot_dir,
     )
+    from rexbench.baselines.snapshot import snapshot_progress
 
     grid = select_grid(icl_grid() if args.icl else quick_grid() if args.quick else full_grid(args.full), args.models, args.tasks, args.steps)
     if not grid:
@@ -244,9 +247,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for i, (run, status) in enumerate(zip(grid, grid_status(out, grid, seeds, curve=not args.no_capability_curve))):
             todo = [seed for seed, (ok, _) in status.items() if not ok]
             cost = estimate_seconds([run], todo, not args.no_capability_curve) if todo else 0.0
+            snap = snapshot_progress(snapshot_dir(out, run.task, result_model_name(run.model, run.regime)))
+            resumes = ""
+            if todo and snap is not None and snap[1:] == (run.planned_steps, todo):  # what the run will resume
+                cost *= 1 - snap[0] / snap[1]
+                resumes = f"; resumes from its snapshot at step {snap[0]}"
             left += cost
             print(f"{run.label()}{owner.get(i, '')}: "
-                  + (f"to do: seeds {','.join(map(str, todo))} (about {cost / 60:.0f} min)" if todo else "done"))
+                  + (f"to do: seeds {','.join(map(str, todo))} (about {cost / 60:.0f} min{resumes})" if todo else "done"))
         print(f"still to do: about {left / 60:.0f} min; whole grid: about "
               f"{estimate_seconds(grid, seeds, not args.no_capability_curve) / 60:.0f} min on the 2-core reference CPU")
         return 0
