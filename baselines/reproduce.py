@@ -130,17 +130,19 @@ def select_grid(grid: Sequence[GridRun], models: Sequence[str] | None = None, ta
             if (models is None or run.model in models) and (tasks is None or run.task in tasks)]
 
 
-def estimate_seconds(grid: Sequence[GridRun], seeds: Sequence[int], curve: bool = False) -> float:
+def estimate_seconds(grid: Sequence[GridRun], seeds: Sequence[int], curve: bool = False, from_step: int = 0) -> float:
     """Rough wall time of ``grid`` x ``seeds`` on the reference CPU (see the constants above),
-    with the capability curves' points (:func:`curve_points`) if ``curve``."""
+    with the capability curves' points (:func:`curve_points`) if ``curve``; ``from_step``:
+    training resumes there (a snapshot), so only the rest of the steps and curve points count."""
     total = 0.0
     for run in grid:
         n = len(seeds)
+        left = max(0.0, 1 - from_step / run.planned_steps)
         extra = 1.1 if run.regime != "standard" else 1.0  # the regime batch
-        total += n * run.planned_steps * SECONDS_PER_SEED_STEP.get(run.model, 0.3) * extra
+        total += n * run.planned_steps * left * SECONDS_PER_SEED_STEP.get(run.model, 0.3) * extra
         total += n * SCORE_SECONDS_PER_SEED.get(run.model, 10.0) * SCORE_TASK_FACTOR.get(run.task, 1.0)
         if curve:
-            total += (n * curve_points(run.planned_steps) * CURVE_SECONDS_PER_SEED_POINT.get(run.model, 1.0)
+            total += (n * curve_points(run.planned_steps) * left * CURVE_SECONDS_PER_SEED_POINT.get(run.model, 1.0)
                       * CURVE_TASK_FACTOR.get(run.task, 1.0))
         total += RUN_OVERHEAD_SECONDS
     return total
@@ -232,7 +234,8 @@ def train_and_score(
             "val_curve": [[step, vals[i]] for step, vals in run.val_curve],
             "seeds_trained_together": list(run.seeds),
             "train_seconds_note": "wall time of the joint run of all seeds_trained_together, compile included "
-                                  "(summed over train_segments when a snapshot resumed it)",
+                                  "(when resumed from a snapshot: summed over the train_segments processes, "
+                                  "each up to its last snapshot)",
             "train_segments": run.train_segments,
             "compile_seconds": round(run.compile_seconds, 3),
             # rows per packed step (rexbench.baselines.packing), None: one sequence per row
@@ -243,7 +246,8 @@ def train_and_score(
             training["rule_steps"] = BUDGETS[(task, model)]
         if run.capability_curve:
             training["capability_curve"] = [[step, per_seed[i]] for step, per_seed in run.capability_curve]
-            training["capability_seconds_note"] = "host time of the joint run's capability curve, all seeds"
+            training["capability_seconds_note"] = ("host time of the joint run's capability curve, all seeds "
+                                                   "(summed over train_segments)")
             training["capability_curve_every"] = curve_every or recipe.eval_every
             training["capability_seconds"] = round(run.capability_seconds, 3)
         if save_checkpoints:
@@ -273,7 +277,8 @@ def train_and_score(
             f"excess {m['excess_loss']:.4f}, OOD rule extrapolation {_fmt(m['ood_rule_extrapolation'])} "
             f"(scored in {time.perf_counter() - t0:.1f} s) -> {path}")
         results.append(result)
-    discard_snapshot(snapshot_dir(out, task, name))  # every seed is written (or refused): nothing to resume
+    for path in run.snapshot_files:  # every seed is written (or refused): nothing left to resume
+        discard_snapshot(path)
     if refused:
         raise ModelRefused(f"{name} on {task_obj.config}: " + "; ".join(refused))
     return results

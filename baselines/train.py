@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -44,7 +43,6 @@ from rexbench.baselines.packing import layout, packed_targets_mask, plan_steps, 
 from rexbench.baselines.recipe import CHECKPOINT_RULE, DEFAULT, Recipe, steps_for
 from rexbench.baselines.regimes import RegimeData, check_regime, regime_data
 from rexbench.baselines.sharding import SeedMesh
-from rexbench.baselines.snapshot import FILE as SNAPSHOT_FILE
 from rexbench.baselines.snapshot import Snapshot, data_digest, load_snapshot, plan_of, save_snapshot
 from rexbench.benchmark.loss import token_nll
 from rexbench.tasks import PAD, Task, get_task
@@ -53,7 +51,7 @@ PyTree = Any
 INIT_STREAM = 0  # fold_in index of the init key
 REGIME_STREAM = 1  # second entry of the regime batch-order seed
 DROPOUT_STREAM = 2  # fold_in index of the dropout key (then folded with the step)
-SNAPSHOT_EVERY = 60.0  # seconds between training snapshots (a few MB each; rexbench.baselines.snapshot)
+SNAPSHOT_EVERY = 60.0  # seconds between training snapshots, about (a few MB each; rexbench.baselines.snapshot)
 VAL_BATCH = 250  # val rows per forward pass inside the eval (divides the 1,000 val rows)
 
 
@@ -279,6 +277,7 @@ class TrainResult:
     checkpoint_rule: str = CHECKPOINT_RULE
     devices_used: int = 1  # local devices the seeds were split over (the numbers do not depend on it)
     train_segments: int = 1  # processes that trained the run (> 1: resumed from a snapshot; wall_seconds sums them)
+    snapshot_files: tuple[str, ...] = ()  # the snapshots this run wrote or resumed from (to discard once it is scored)
 
     def params(self, i: int) -> nnx.State:
         return jax.tree.map(lambda x: x[i], self.best_params)
@@ -325,10 +324,11 @@ def train(
     greedy decodes, not compiled into the chunk); ``curve_every``: only at the validation
     points whose step is a multiple of it, and at the last (None: at every one). ``train_set``: the training rows,
     :data:`rexbench.baselines.data.TRAIN_SETS` (ignored when ``data`` is given).
-    ``snapshot``: a folder for the run's training snapshot (:mod:`rexbench.baselines.snapshot`):
-    resume from it if it holds one of this plan, and write one after a chunk at most every
-    ``snapshot_every`` seconds and after the last (None: no snapshots). ``log``: where the
-    resume lines go.
+    ``snapshot``: a folder for the run's training snapshots (:mod:`rexbench.baselines.snapshot`):
+    resume from one of this plan (or of a superset of its seeds) if it holds one, and write
+    one after the chunk that ends about ``snapshot_every`` seconds after the last (every
+    chunk if a chunk takes longer) and after the last chunk (None: no snapshots). ``log``:
+    where the resume lines go.
     """
     t_start = time.perf_counter()
     task = get_task(task) if isinstance(task, str) else task
@@ -354,16 +354,19 @@ def train(
     best_val = jnp.full((S,), jnp.inf, jnp.float32)
     best_step = jnp.zeros((S,), jnp.int32)
     dkeys = jnp.stack([dropout_key(s) for s in seeds])
-    done, prior = 0, None
+    done, prior, snapshot_files = 0, None, []
     if snapshot is not None:
         plan = plan_of(model=model_name, hyper=hyper, task=task.name, size=task.size, regime=regime, seeds=seeds,
                        steps=steps, recipe=recipe.as_dict(), train_set=train_set, data=data_digest(data),
-                       capability_curve=capability_curve, curve_every=curve_every)
-        prior = load_snapshot(snapshot, plan, (params, opt_state, best_params, best_val, best_step), log=log)
-        if prior is not None:
+                       capability_curve=capability_curve, curve_every=curve_every,
+                       seed_axis=resolve_seed_axis(seed_axis))
+        found = load_snapshot(snapshot, plan, (params, opt_state, best_params, best_val, best_step), log=log)
+        if found is not None:
+            prior, path = found
             params, opt_state, best_params, best_val, best_step = jax.tree.map(jnp.asarray, prior.state)
             done = prior.done
-            log(f"resuming from step {done} of {steps} ({Path(snapshot) / SNAPSHOT_FILE}; delete it to start over)")
+            snapshot_files.append(str(path))
+            log(f"resuming from step {done} of {steps} ({path}; delete it to start over)")
 
     val_dev = jnp.asarray(pad_to_multiple(data.val, VAL_BATCH).reshape(-1, VAL_BATCH, data.width))
     streams = [BatchStream(s, len(data.train), recipe.batch_size) for s in seeds]
@@ -400,8 +403,9 @@ def train(
     train_curve: list[tuple[int, list[float]]] = [] if prior is None else prior.train_curve
     cap_curve: list[tuple[int, list[dict[str, list[int]]]]] = [] if prior is None else prior.capability_curve
     cap_seconds = 0.0 if prior is None else prior.capability_seconds
-    earlier_seconds, segments = (0.0, 1) if prior is None else (prior.train_seconds, prior.segments + 1)
-    last_save = time.perf_counter()
+    # this process counts as a segment if it trains (a snapshot of the last step leaves nothing to train)
+    earlier_seconds, segments = (0.0, 1) if prior is None else (prior.train_seconds, prior.segments + (done < steps))
+    last_save = chunk_start = time.perf_counter()
 
     bar = None
     if progress:
@@ -444,12 +448,22 @@ def train(
                 bar.set_postfix(loss=f"{loss_np[:, -1].mean():.4f}", val=f"{val_np.mean():.4f}",
                                 best=f"{np.asarray(seed_mesh.unpad(best_val)).mean():.4f}", refresh=False)
                 bar.update(k)
-            if snapshot is not None and (done == steps or time.perf_counter() - last_save >= snapshot_every):
+            now, chunk_seconds = time.perf_counter(), time.perf_counter() - chunk_start
+            # save if waiting for the next chunk would overshoot snapshot_every
+            if snapshot is not None and (done == steps or now - last_save + chunk_seconds >= snapshot_every):
                 host = jax.tree.map(np.asarray, seed_mesh.unpad((params, opt_state, best_params, best_val, best_step)))
-                save_snapshot(snapshot, plan, Snapshot(
-                    done, host, val_curve, train_curve, cap_curve, cap_seconds,
-                    earlier_seconds + time.perf_counter() - t_start, compile_seconds, segments))
+                try:
+                    path = save_snapshot(snapshot, plan, Snapshot(
+                        done, host, val_curve, train_curve, cap_curve, cap_seconds,
+                        earlier_seconds + now - t_start, compile_seconds, segments))
+                except OSError as err:  # a full disk must not cost the run: go on without snapshots
+                    log(f"could not write a training snapshot in {snapshot} ({err}); training goes on without")
+                    snapshot = None
+                else:
+                    if str(path) not in snapshot_files:
+                        snapshot_files.append(str(path))
                 last_save = time.perf_counter()
+            chunk_start = time.perf_counter()
     finally:
         if bar is not None:
             bar.close()
@@ -473,6 +487,7 @@ def train(
         steps=done,
         wall_seconds=earlier_seconds + time.perf_counter() - t_start,
         train_segments=segments,
+        snapshot_files=tuple(snapshot_files),
         compile_seconds=compile_seconds,
         parameters=count_params(jax.tree.map(lambda x: x[0], best_params)),
         vocab_size=task.vocab_size,

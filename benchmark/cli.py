@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        resume = ("; the same command resumes each unfinished run from its last training snapshot"
+        resume = ("; the same command resumes an unfinished run from its last training snapshot, if it wrote one"
                   if args.command in ("train", "reproduce") else "")
         print(f"rexbench {args.command}: interrupted (result files are written atomically: "
               f"none is half-written{resume})", file=sys.stderr)

@@ -11,10 +11,14 @@ import pytest
 
 from rexbench.baselines import train as train_module
 from rexbench.baselines.recipe import DEFAULT
-from rexbench.baselines.snapshot import FILE, load_snapshot
+from rexbench.baselines.snapshot import _META, load_snapshot
 from rexbench.baselines.train import train
 
 RECIPE = DEFAULT.replace(eval_every=2)  # 6 steps = 3 chunks; the kill comes after the second
+# a step size so large that the val loss goes up again: with the adversarial regime both
+# seeds' best step is 4, where the kill comes, so the resumed run must keep the snapshot's
+# best parameters, val and step (a fresh best_val of inf would pick step 6)
+WILD = DEFAULT.replace(eval_every=2, peak_lr=1.0, warmup_steps=1)
 STEPS = 6
 
 
@@ -46,13 +50,22 @@ def _same_run(a, b) -> None:
     assert a.steps == b.steps == STEPS
 
 
-# linear: one sequence per row (the batch streams are replayed), a regime's extra batches
-# and the capability curve; lstm: packed rows (the run's layout is re-derived).
-@pytest.mark.parametrize("model, regime, curve", [("linear", "adversarial", True), ("lstm", "standard", False)])
-def test_killed_run_resumes_bit_for_bit(model, regime, curve, tmp_path, monkeypatch) -> None:
-    kw = dict(steps=STEPS, regime=regime, recipe=RECIPE, capability_curve=curve, progress=False)
+def _snapshot(folder):
+    [path] = folder.glob("snapshot-*.npz")
+    return path
+
+
+# linear: one sequence per row (the batch streams are replayed), a regime's extra batches,
+# the capability curve, and a best step before the end; lstm: packed rows (the run's
+# layout is re-derived).
+@pytest.mark.parametrize("model, regime, curve, recipe", [("linear", "adversarial", True, WILD),
+                                                          ("lstm", "standard", False, RECIPE)])
+def test_killed_run_resumes_bit_for_bit(model, regime, curve, recipe, tmp_path, monkeypatch) -> None:
+    kw = dict(steps=STEPS, regime=regime, recipe=recipe, capability_curve=curve, progress=False)
     whole = train(model, "anbn", (0, 1), **kw)
     assert whole.train_segments == 1
+    if recipe is WILD:
+        assert list(whole.best_step) == [4, 4]
 
     _kill_after(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
@@ -60,8 +73,8 @@ def test_killed_run_resumes_bit_for_bit(model, regime, curve, tmp_path, monkeypa
     monkeypatch.undo()
     logs: list[str] = []
     resumed = train(model, "anbn", (0, 1), snapshot=tmp_path, snapshot_every=0, log=logs.append, **kw)
-    assert logs == [f"resuming from step 4 of {STEPS} ({tmp_path / FILE}; delete it to start over)"]
-    assert resumed.train_segments == 2
+    assert logs == [f"resuming from step 4 of {STEPS} ({_snapshot(tmp_path)}; delete it to start over)"]
+    assert resumed.train_segments == 2 and resumed.snapshot_files == (str(_snapshot(tmp_path)),)
     _same_run(whole, resumed)
     if curve:
         assert [step for step, _ in resumed.capability_curve] == [2, 4, 6]
@@ -69,9 +82,24 @@ def test_killed_run_resumes_bit_for_bit(model, regime, curve, tmp_path, monkeypa
     # the last snapshot is of step 6: a third call trains nothing and returns the same run
     logs.clear()
     again = train(model, "anbn", (0, 1), snapshot=tmp_path, snapshot_every=0, log=logs.append, **kw)
-    assert logs == [f"resuming from step 6 of {STEPS} ({tmp_path / FILE}; delete it to start over)"]
-    assert again.train_segments == 3 and again.compile_seconds == resumed.compile_seconds
+    assert logs == [f"resuming from step 6 of {STEPS} ({_snapshot(tmp_path)}; delete it to start over)"]
+    assert again.train_segments == 2 and again.compile_seconds == resumed.compile_seconds
     _same_run(whole, again)
+    # ... and so does a run of seed 1 alone: its lane of the two-seed snapshot
+    alone = train(model, "anbn", (1,), snapshot=tmp_path, snapshot_every=0, log=logs.append, **kw)
+    for x, y in zip(jax.tree.leaves(alone.best_params), jax.tree.leaves(whole.best_params), strict=True):
+        np.testing.assert_array_equal(np.asarray(x)[0], np.asarray(y)[1])
+    assert _json(alone.val_curve) == [[s, [v[1]]] for s, v in _json(whole.val_curve)]
+
+
+def _rewrite(path, edit) -> None:
+    """The snapshot at ``path`` with ``edit(meta)`` applied, re-saved as a valid npz."""
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays[_META].tobytes().decode())
+    edit(meta)
+    arrays[_META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(path, **arrays)
 
 
 def test_another_plan_or_a_damaged_snapshot_starts_over(tmp_path, monkeypatch) -> None:
@@ -81,19 +109,37 @@ def test_another_plan_or_a_damaged_snapshot_starts_over(tmp_path, monkeypatch) -
     with pytest.raises(KeyboardInterrupt):
         train("linear", "anbn", (0,), log=lambda s: None, **kw)
     monkeypatch.undo()
-    snap = (tmp_path / FILE).read_bytes()
+    path = _snapshot(tmp_path)
+    good = path.read_bytes()
 
-    logs: list[str] = []  # seed 1 is another plan: ignored, trained from step 0, overwritten
-    other = train("linear", "anbn", (1,), log=logs.append, **kw)
-    assert len(logs) == 1 and logs[0].startswith(f"ignoring the training snapshot {tmp_path / FILE}: another plan (seeds differ)")
-    assert other.train_segments == 1
+    logs: list[str] = []  # another plan (seed 1; 8 steps): not a candidate, and left as it is
+    for other in (dict(seeds=(1,)), dict(seeds=(0,), steps=8)):
+        run = train("linear", "anbn", log=logs.append, **{**kw, **other})
+        assert run.train_segments == 1 and not logs
+        [mine] = run.snapshot_files
+        assert path.read_bytes() == good and mine != str(path)
 
-    for damage in (snap[: len(snap) // 2], b"not a zip file", snap.replace(b'"done": 2', b'"done": 9')):
-        (tmp_path / FILE).write_bytes(damage)
+    damages = {
+        "half a file": lambda: path.write_bytes(good[: len(good) // 2]),
+        "not a zip file": lambda: path.write_bytes(b"not a zip file"),
+        "a step off the chunks": lambda: _rewrite(path, lambda m: m.update(done=3)),
+        "a step past the end": lambda: _rewrite(path, lambda m: m.update(done=8)),
+        "a curve that ends elsewhere": lambda: _rewrite(path, lambda m: m.update(val_curve=[])),
+        "bad times": lambda: _rewrite(path, lambda m: m.update(train_seconds=-1.0)),
+        "no plan": lambda: _rewrite(path, lambda m: m.pop("plan")),
+        "a plan of the wrong type": lambda: _rewrite(path, lambda m: m.update(plan=[1, 2])),
+    }
+    for what, damage in damages.items():
+        path.write_bytes(good)
+        damage()
         logs.clear()
         fresh = train("linear", "anbn", (0,), log=logs.append, **kw)
-        assert len(logs) == 1 and logs[0].startswith("ignoring the"), logs
-        assert "starting at step 0" in logs[0] and fresh.train_segments == 1
+        assert fresh.train_segments == 1, what
+        if what in ("no plan", "a plan of the wrong type"):  # unreadable as a snapshot of any plan
+            assert logs == [l for l in logs if l.startswith(f"ignoring the unreadable training snapshot {path}")], what
+        else:
+            assert len(logs) == 1 and logs[0].startswith(f"ignoring the"), (what, logs)
+            assert logs[0].endswith("starting at step 0"), (what, logs)
         _same_run(whole, fresh)
 
 
@@ -104,12 +150,24 @@ def test_snapshot_arrays_must_fit_the_run(tmp_path, monkeypatch) -> None:
     with pytest.raises(KeyboardInterrupt):
         train("linear", "anbn", (0,), steps=STEPS, recipe=RECIPE, progress=False, snapshot=tmp_path,
               snapshot_every=0, log=lambda s: None)
-    with np.load(tmp_path / FILE) as npz:
-        meta = json.loads(npz["meta"].tobytes().decode())
+    path = _snapshot(tmp_path)
+    with np.load(path) as npz:
+        meta = json.loads(npz[_META].tobytes().decode())
         like = [npz[f"leaf{i}"] for i in range(meta["leaves"])]
     logs: list[str] = []
-    assert load_snapshot(tmp_path, meta["plan"], like, log=logs.append).done == 2 and not logs
-    wrong = [np.zeros((3,) + x.shape, x.dtype) for x in like]
+    snap, found = load_snapshot(tmp_path, meta["plan"], like, log=logs.append)
+    assert snap.done == 2 and found == path and not logs
+    wrong = [np.zeros((3,) + x.shape[1:], x.dtype) for x in like]
     assert load_snapshot(tmp_path, meta["plan"], wrong, log=logs.append) is None
-    assert logs == [f"ignoring the training snapshot {tmp_path / FILE}: its arrays or step do not fit this run; "
-                    "starting at step 0"]
+    assert logs == [f"ignoring the training snapshot {path}: its arrays do not fit this run; starting at step 0"]
+
+
+def test_an_unwritable_snapshot_folder_costs_nothing(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the snapshot folder should be")
+    logs: list[str] = []
+    run = train("linear", "anbn", (0,), steps=STEPS, recipe=RECIPE, progress=False, snapshot=blocker / "sub",
+                snapshot_every=0, log=logs.append)
+    assert run.steps == STEPS and run.snapshot_files == ()
+    assert len(logs) == 1 and logs[0].startswith(f"could not write a training snapshot in {blocker / 'sub'}")
+    assert logs[0].endswith("training goes on without")

@@ -47,8 +47,9 @@ def test_snapshot_is_gone_once_the_results_are_written(trained) -> None:
 
 
 def test_train_killed_after_training_resumes_without_training_again(tmp_path, monkeypatch, capsys) -> None:
-    """Killed while scoring (its snapshot is of the last step): the same command again
-    trains nothing, writes the results with ``train_segments`` 2 and removes the snapshot."""
+    """Killed after its last snapshot (while scoring): the same command again trains
+    nothing, writes the results (``train_segments`` 1: one process trained) and removes
+    the snapshot and its folder."""
     from rexbench.baselines import train as train_module
 
     real = train_module.save_snapshot
@@ -63,15 +64,46 @@ def test_train_killed_after_training_resumes_without_training_again(tmp_path, mo
     assert main(argv) == 130
     assert capsys.readouterr().err.strip() == (
         "rexbench train: interrupted (result files are written atomically: none is half-written; the same command "
-        "resumes each unfinished run from its last training snapshot)")
+        "resumes an unfinished run from its last training snapshot, if it wrote one)")
     monkeypatch.undo()
-    snapshot = tmp_path / "checkpoints" / f"anbn__{E2E_MODEL}__training" / "snapshot.npz"
-    assert snapshot.is_file() and not (tmp_path / f"anbn__{E2E_MODEL}__seed0.json").exists()
+    [snapshot] = (tmp_path / "checkpoints" / f"anbn__{E2E_MODEL}__training").glob("snapshot-*.npz")
+    assert not (tmp_path / f"anbn__{E2E_MODEL}__seed0.json").exists()
     assert main(argv) == 0
     assert f"resuming from step 30 of 30 ({snapshot}; delete it to start over)" in capsys.readouterr().out
     result = load_result(tmp_path / f"anbn__{E2E_MODEL}__seed0.json")
-    assert result["training"]["train_segments"] == 2 and result["manifest"]["train_steps"] == 30
+    assert result["training"]["train_segments"] == 1 and result["manifest"]["train_steps"] == 30
     assert not snapshot.parent.exists()
+
+
+def test_grid_killed_while_writing_results_trains_no_seed_again(tmp_path, monkeypatch) -> None:
+    """Killed after seed 0's result and before seed 1's: the rerun has seed 1 left, takes
+    its lane of the two-seed snapshot of the last step (no training) and writes the same
+    result as a run that never stopped."""
+    from rexbench.benchmark import results as results_module
+
+    grid = [rp.GridRun("anbn", E2E_MODEL, steps=4)]
+    monkeypatch.setattr(rp, "score_references", lambda *a, **k: [])
+    rp.reproduce(tmp_path / "whole", grid, seeds=(0, 1), progress=False, log=lambda s: None)
+
+    real, written = results_module.write_result, []
+
+    def write_then_die(*a, **k):
+        written.append(real(*a, **k))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(results_module, "write_result", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        rp.reproduce(tmp_path / "killed", grid, seeds=(0, 1), progress=False, log=lambda s: None)
+    monkeypatch.setattr(results_module, "write_result", real)
+    assert [p.name for p in written] == [f"anbn__{E2E_MODEL}__seed0.json"]
+    logs: list[str] = []
+    rp.reproduce(tmp_path / "killed", grid, seeds=(0, 1), progress=False, log=logs.append)
+    assert any(line.startswith("resuming from step 4 of 4 (") for line in logs), logs
+    a, b = (load_result(tmp_path / d / f"anbn__{E2E_MODEL}__seed1.json") for d in ("whole", "killed"))
+    assert a["metrics"] == b["metrics"] and a["records"] == b["records"]
+    assert a["training"]["val_curve"] == b["training"]["val_curve"]
+    assert b["training"]["seeds_trained_together"] == [1] and b["training"]["train_segments"] == 1
+    assert not (tmp_path / "killed" / "checkpoints" / f"anbn__{E2E_MODEL}__training").exists()
 
 
 def test_checkpoint_reloads_and_rescores(trained, tmp_path) -> None:

@@ -247,11 +247,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for i, (run, status) in enumerate(zip(grid, grid_status(out, grid, seeds, curve=not args.no_capability_curve))):
             todo = [seed for seed, (ok, _) in status.items() if not ok]
             cost = estimate_seconds([run], todo, not args.no_capability_curve) if todo else 0.0
-            snap = snapshot_progress(snapshot_dir(out, run.task, result_model_name(run.model, run.regime)))
+            snap = snapshot_progress(snapshot_dir(out, run.task, result_model_name(run.model, run.regime)),
+                                     run.planned_steps, todo) if todo else None
             resumes = ""
-            if todo and snap is not None and snap[1:] == (run.planned_steps, todo):  # what the run will resume
-                cost *= 1 - snap[0] / snap[1]
-                resumes = f"; resumes from its snapshot at step {snap[0]}"
+            if snap is not None:  # the steps left, at about the whole run's rate
+                cost = estimate_seconds([run], todo, not args.no_capability_curve, from_step=snap)
+                resumes = f"; a training snapshot at step {snap}"
             left += cost
             print(f"{run.label()}{owner.get(i, '')}: "
                   + (f"to do: seeds {','.join(map(str, todo))} (about {cost / 60:.0f} min{resumes})" if todo else "done"))
