@@ -456,7 +456,7 @@ def train(
                     path = save_snapshot(snapshot, plan, Snapshot(
                         done, host, val_curve, train_curve, cap_curve, cap_seconds,
                         earlier_seconds + now - t_start, compile_seconds, segments))
-                except OSError as err:  # a full disk must not cost the run: go on without snapshots
+                except Exception as err:  # noqa: BLE001 -- a full disk must not cost the run: go on without
                     log(f"could not write a training snapshot in {snapshot} ({err}); training goes on without")
                     snapshot = None
                 else:
