@@ -1,6 +1,6 @@
 """One seed's packed training step on one CPU device vs its rows split over N virtual devices.
 
-    .venv/bin/python scripts/bench_row_split.py [--devices 2] [--models transformer lstm] [--steps 20] [--repeats 5]
+    .venv/bin/python scripts/bench_row_split.py [--devices 2] [--models transformer lstm] [--steps 20] [--repeats 5] [--rounds 2]
 
 A measurement behind docs/RECIPE.md (issue #12), not a feature: can a second XLA:CPU
 device win what the one-device step leaves of the machine? The one-device side is the
@@ -11,21 +11,28 @@ The split side runs the same scan under ``jax.shard_map`` over N virtual CPU dev
 takes R/N of the packed rows, its loss is its rows' NLL sum over the *global* target count
 (one ``psum``), and the gradients are summed (``psum``) before the same optimizer update
 on every device: the same update up to float reassociation (the script prints the largest
-parameter difference after the scan). Timed alternately, ``--repeats`` times, after a
-warm-up; prints ms per step min/median/max and the speed-up. Asserts nothing.
+parameter difference after the scan). Each side runs in its own child process, the
+one-device side **without** the virtual-device flag (a process with N virtual devices may
+give its first device fewer threads, which would flatter the split); the children
+alternate, ``--rounds`` times each, and each times ``--repeats`` scans after a warm-up.
+Prints ms per step min/median/max over all timings and the speed-up. Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
 N = int(sys.argv[sys.argv.index("--devices") + 1]) if "--devices" in sys.argv else 2
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={N}").strip()
+SIDE = sys.argv[sys.argv.index("--side") + 1] if "--side" in sys.argv else None  # a child's side
+if SIDE == "split":
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={N}").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
@@ -67,50 +74,74 @@ def scan_fn(graphdef, tx, split: bool):
     return lambda params, opt_state, tokens, segments: jax.lax.scan(step, (params, opt_state), (tokens, segments))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--devices", type=int, default=2)
-    ap.add_argument("--models", nargs="+", default=["transformer", "lstm"])
-    ap.add_argument("--task", default="anbn")
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=5)
-    args = ap.parse_args()
+def child(args: argparse.Namespace) -> None:
+    """Times one side for each model; prints one JSON line {model: [ms per step, ...], "_params": ...}."""
     task = get_task(args.task)
     data = load_task_data(task)
     idx = BatchStream(0, len(data.train), DEFAULT.batch_size).take(args.steps)
     tokens, segments, rows = packed_batches(data, idx)
     extra = -rows % N  # empty rows (PAD, segment 0: no target) so that every device gets as many
-    tokens = np.pad(tokens, ((0, 0), (0, extra), (0, 0)), constant_values=PAD)
-    segments = np.pad(segments, ((0, 0), (0, extra), (0, 0)))
-    tokens, segments = jnp.asarray(tokens), jnp.asarray(segments)
-    mesh = Mesh(np.asarray(jax.devices()[:N]), (AXIS,))
-    rows_spec = PartitionSpec(None, AXIS)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; jax {jax.__version__}; "
-          f"task {task.config}; packed {rows} rows (+{extra} empty) x {data.width}; {args.steps} steps x "
-          f"{args.repeats} repeats; 1 device vs rows over {N} virtual devices")
-    print(f"| model | 1 device ms/step min | median | max | {N} devices min | median | max | speed-up (median) "
-          "| max param difference |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    tokens = jnp.asarray(np.pad(tokens, ((0, 0), (0, extra), (0, 0)), constant_values=PAD))
+    segments = jnp.asarray(np.pad(segments, ((0, 0), (0, extra), (0, 0))))
+    out: dict[str, object] = {"rows": rows, "extra": extra, "width": data.width, "task": task.config}
     for model in args.models:
         graphdef, params = init_params(model, task.vocab_size, [0])
         params = jax.tree.map(lambda x: x[0], params)
         tx = DEFAULT.optimizer()
         state = (params, tx.init(params))
-        one = jax.jit(scan_fn(graphdef, tx, False)).lower(*state, tokens, segments).compile()
-        split = jax.jit(jax.shard_map(scan_fn(graphdef, tx, True), mesh=mesh,
-                                      in_specs=(PartitionSpec(), PartitionSpec(), rows_spec, rows_spec),
-                                      out_specs=(PartitionSpec(), PartitionSpec()), check_vma=False))
-        split = split.lower(*state, tokens, segments).compile()
-        (p1, _), _ = jax.block_until_ready(one(*state, tokens, segments))
-        (p2, _), _ = jax.block_until_ready(split(*state, tokens, segments))
-        diff = max(float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(p1), jax.tree.leaves(p2), strict=True))
-        times: dict[str, list[float]] = {"one": [], "split": []}
+        if SIDE == "split":
+            mesh = Mesh(np.asarray(jax.devices()[:N]), (AXIS,))
+            rows_spec = PartitionSpec(None, AXIS)
+            fn = jax.jit(jax.shard_map(scan_fn(graphdef, tx, True), mesh=mesh,
+                                       in_specs=(PartitionSpec(), PartitionSpec(), rows_spec, rows_spec),
+                                       out_specs=(PartitionSpec(), PartitionSpec()), check_vma=False))
+        else:
+            fn = jax.jit(scan_fn(graphdef, tx, False))
+        compiled = fn.lower(*state, tokens, segments).compile()
+        (p, _), _ = jax.block_until_ready(compiled(*state, tokens, segments))
+        times = []
         for _ in range(args.repeats):
-            for name, fn in (("one", one), ("split", split)):
-                t0 = time.perf_counter()
-                jax.block_until_ready(fn(*state, tokens, segments))
-                times[name].append((time.perf_counter() - t0) / args.steps * 1e3)
-        a, b = times["one"], times["split"]
+            t0 = time.perf_counter()
+            jax.block_until_ready(compiled(*state, tokens, segments))
+            times.append((time.perf_counter() - t0) / args.steps * 1e3)
+        out[model] = times
+        out[f"{model}_params"] = [np.asarray(x).ravel().tolist() for x in jax.tree.leaves(p)]
+    print("RESULT " + json.dumps(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--devices", type=int, default=2)
+    ap.add_argument("--side", choices=("one", "split"), default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--models", nargs="+", default=["transformer", "lstm"])
+    ap.add_argument("--task", default="anbn")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    if args.side:
+        return child(args)
+    runs: dict[str, list[dict]] = {"one": [], "split": []}
+    for _ in range(args.rounds):
+        for side in ("one", "split"):
+            cmd = [sys.executable, os.path.abspath(__file__), *sys.argv[1:], "--side", side]
+            env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+            runs[side].append(json.loads(line[len("RESULT "):]))
+    info = runs["one"][0]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; jax {jax.__version__}; "
+          f"task {info['task']}; packed {info['rows']} rows (+{info['extra']} empty) x {info['width']}; "
+          f"{args.steps} steps x {args.repeats} repeats x {args.rounds} rounds per side, alternating processes; "
+          f"1 device (no flag) vs rows over {N} virtual devices")
+    print(f"| model | 1 device ms/step min | median | max | {N} devices min | median | max | speed-up (median) "
+          "| max param difference |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for model in args.models:
+        a = [t for r in runs["one"] for t in r[model]]
+        b = [t for r in runs["split"] for t in r[model]]
+        diff = max(float(np.abs(np.asarray(x) - np.asarray(y)).max()) for x, y in
+                   zip(runs["one"][0][f"{model}_params"], runs["split"][0][f"{model}_params"], strict=True))
         print(f"| {model} | {min(a):.1f} | {statistics.median(a):.1f} | {max(a):.1f} | {min(b):.1f} | "
               f"{statistics.median(b):.1f} | {max(b):.1f} | {statistics.median(a) / statistics.median(b):.2f}x | "
               f"{diff:.1e} |")
