@@ -131,9 +131,20 @@ def save_snapshot(folder: str | os.PathLike[str], plan: dict[str, Any], snap: Sn
     return path
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
-    with np.load(path, allow_pickle=False) as npz:
-        return json.loads(npz[_META].tobytes().decode())
+def _metas(folder: str | os.PathLike[str]) -> list[tuple[Path, dict[str, Any] | Exception]]:
+    """Every snapshot file in ``folder`` with its JSON part, or the error reading it raised."""
+    try:
+        paths = sorted(Path(folder).glob(f"{PREFIX}*.npz")) if Path(folder).is_dir() else []
+    except OSError:
+        return []
+    found: list[tuple[Path, dict[str, Any] | Exception]] = []
+    for path in paths:
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                found.append((path, json.loads(npz[_META].tobytes().decode())))
+        except Exception as err:  # noqa: BLE001 -- any damage means: do not use it
+            found.append((path, err))
+    return found
 
 
 def _chunk_ends(done: int, steps: int, every: int) -> list[int]:
@@ -173,17 +184,14 @@ def load_snapshot(folder: str | os.PathLike[str], plan: dict[str, Any], like: Py
     seeds = list(plan["seeds"])
     others = {k: v for k, v in plan.items() if k != "seeds"}
     candidates: list[tuple[int, Path, dict[str, Any]]] = []
-    try:
-        paths = sorted(folder.glob(f"{PREFIX}*.npz")) if folder.is_dir() else []
-    except OSError:
-        paths = []
-    for path in paths:
+    for path, meta in _metas(folder):
         try:
-            meta = _read_meta(path)
+            if isinstance(meta, Exception):
+                raise meta
             theirs = meta["plan"]
             superset = ({k: v for k, v in theirs.items() if k != "seeds"} == others
                         and set(seeds) < set(theirs["seeds"]))
-        except Exception as err:  # noqa: BLE001 -- any damage means: do not use it
+        except Exception as err:  # noqa: BLE001 -- unreadable, or a meta without a usable plan
             if path == mine:
                 log(f"ignoring the unreadable training snapshot {path} ({type(err).__name__}: {err}); "
                     "starting at step 0")
@@ -216,12 +224,11 @@ def snapshot_progress(folder: str | os.PathLike[str], steps: int, seeds: Sequenc
     ``reproduce --dry-run``, which does not build the whole plan (so it can be wrong about
     one of another recipe or version, which the run itself then ignores)."""
     best = None
-    for path in sorted(Path(folder).glob(f"{PREFIX}*.npz")) if Path(folder).is_dir() else []:
+    for _, meta in _metas(folder):
         try:
-            meta = _read_meta(path)
             if int(meta["plan"]["steps"]) == steps and set(seeds) <= set(meta["plan"]["seeds"]):
                 best = max(best or 0, int(meta["done"]))
-        except Exception:  # noqa: BLE001, S112 -- unreadable: the run will ignore it too
+        except Exception:  # noqa: BLE001, S112 -- unreadable or malformed: the run will ignore it too
             continue
     return best
 

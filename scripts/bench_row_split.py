@@ -75,7 +75,8 @@ def scan_fn(graphdef, tx, split: bool):
 
 
 def child(args: argparse.Namespace) -> None:
-    """Times one side for each model; prints one JSON line {model: [ms per step, ...], "_params": ...}."""
+    """Times one side for each model; prints one JSON line: {model: [ms per step, ...],
+    f"{model}_params": [every parameter after the scan], and the batch shape}."""
     task = get_task(args.task)
     data = load_task_data(task)
     idx = BatchStream(0, len(data.train), DEFAULT.batch_size).take(args.steps)

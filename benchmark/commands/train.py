@@ -246,13 +246,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         left = 0.0  # the estimate of only the seeds still to train, next to the whole grid's
         for i, (run, status) in enumerate(zip(grid, grid_status(out, grid, seeds, curve=not args.no_capability_curve))):
             todo = [seed for seed, (ok, _) in status.items() if not ok]
-            cost = estimate_seconds([run], todo, not args.no_capability_curve) if todo else 0.0
             snap = snapshot_progress(snapshot_dir(out, run.task, result_model_name(run.model, run.regime)),
                                      run.planned_steps, todo) if todo else None
-            resumes = ""
-            if snap is not None:  # the steps left, at about the whole run's rate
-                cost = estimate_seconds([run], todo, not args.no_capability_curve, from_step=snap)
-                resumes = f"; a training snapshot at step {snap}"
+            # with a snapshot, only the steps left count (at about the whole run's rate)
+            cost = estimate_seconds([run], todo, not args.no_capability_curve, from_step=snap or 0) if todo else 0.0
+            resumes = f"; a training snapshot at step {snap}" if snap is not None else ""
             left += cost
             print(f"{run.label()}{owner.get(i, '')}: "
                   + (f"to do: seeds {','.join(map(str, todo))} (about {cost / 60:.0f} min{resumes})" if todo else "done"))
