@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -47,6 +48,7 @@ def student_t_cdf(t: float, df: float) -> float:
     return 1.0 - tail if t >= 0 else tail
 
 
+@lru_cache(maxsize=4096)  # a leaderboard asks for the same few (level, seeds - 1) thousands of times
 def student_t_ppf(q: float, df: float) -> float:
     """Quantile of Student's t with ``df`` degrees of freedom (bisection to 1e-12)."""
     if not 0.0 < q < 1.0:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from train_support import TINY, small_val_data
 
 from rexbench.baselines.data import BatchStream, load_task_data
 from rexbench.baselines.packing import (
@@ -109,7 +110,7 @@ def test_training_packed_follows_the_unpacked_run() -> None:
     """Same batches, same init: the val curve of a short run agrees to float noise; a model
     without packing support (the linear baseline) trains unpacked under the same recipe."""
     runs = {pack: train("transformer", "anbn", [0], steps=20, recipe=DEFAULT.replace(pack=pack, eval_every=10),
-                        progress=False) for pack in (False, True)}
+                        progress=False, hyper=TINY["transformer"], data=small_val_data()) for pack in (False, True)}
     assert runs[False].packed_rows is None and 60 <= runs[True].packed_rows < DEFAULT.batch_size
     for (s0, v0), (s1, v1) in zip(runs[False].val_curve, runs[True].val_curve, strict=True):
         assert s0 == s1 and v1[0] == pytest.approx(v0[0], rel=1e-5)

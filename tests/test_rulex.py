@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from train_support import small_val_data
 
 from rexbench.baselines.models import CONFIGS, MODEL_NAMES, count_params, make_model
 from rexbench.baselines.recipe import DEFAULT
@@ -157,14 +158,15 @@ def test_key_is_inert_without_dropout() -> None:
 def test_dropout_training_is_deterministic_and_seed_independent() -> None:
     hyper = dict(SMALL[2][1])
     recipe = DEFAULT.replace(eval_every=3)
-    a = train("lstm", "anbn", (0, 1), steps=6, recipe=recipe, hyper=hyper, progress=False)
-    b = train("lstm", "anbn", (0, 1), steps=6, recipe=recipe, hyper=hyper, progress=False)
-    alone = train("lstm", "anbn", (1,), steps=6, recipe=recipe, hyper=hyper, progress=False)
+    data = small_val_data()
+    a = train("lstm", "anbn", (0, 1), steps=6, recipe=recipe, hyper=hyper, progress=False, data=data)
+    b = train("lstm", "anbn", (0, 1), steps=6, recipe=recipe, hyper=hyper, progress=False, data=data)
+    alone = train("lstm", "anbn", (1,), steps=6, recipe=recipe, hyper=hyper, progress=False, data=data)
     assert a.train_curve == b.train_curve and a.val_curve == b.val_curve
     np.testing.assert_allclose([v[1] for _, v in a.val_curve], [v[0] for _, v in alone.val_curve], rtol=0, atol=1e-6)
     # the training objective is the dropout one: it differs from the same run without dropout
     none = train("lstm", "anbn", (0,), steps=3, recipe=recipe, hyper={**hyper, "dropout": 0.0, "out_dropout": 0.0},
-                 progress=False)
+                 progress=False, data=data)
     assert none.train_curve[0][1][0] != a.train_curve[0][1][0]
 
 

@@ -22,14 +22,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from train_support import TINY, small_val_data
 
 HERE = Path(__file__).resolve()
 CHILD_TIMEOUT = 420  # seconds per child group; a hung child is killed and the test fails (a group took up to ~90 s at load 7 on 2 cores)
-TINY: dict[str, dict[str, int]] = {
-    "transformer": {"d_model": 16, "num_layers": 1, "num_heads": 2, "mlp_dim": 32},
-    "lstm": {"embed_dim": 8, "hidden_dim": 8, "num_layers": 1},  # a scan whose carry starts from zeros
-}
-VAL_ROWS = 250  # the val split cut to one VAL_BATCH: the evaluation, not the sharding, was the cost
 # (label, model, seed_axis, seeds, devices): each trained once in the 4-device child. The
 # Transformer is the model whose sharded program XLA's spmd-cleanup pass used to reassociate.
 DEVICE_RUNS: list[tuple[str, str, str, tuple[int, ...], int]] = [
@@ -220,19 +216,14 @@ def test_processes_with_different_grids_refuse(tmp_path) -> None:
 
 # --------------------------------------------------------------------------- children
 def _devices_child(out: Path) -> None:
-    import dataclasses
-
     import jax
 
-    from rexbench.baselines.data import load_task_data
     from rexbench.baselines.recipe import DEFAULT
     from rexbench.baselines.train import train
-    from rexbench.tasks import get_task
 
     assert jax.local_device_count() == 4, jax.devices()
     recipe = DEFAULT.replace(eval_every=3)
-    full = load_task_data(get_task("anbn"))
-    data = dataclasses.replace(full, val=full.val[:VAL_ROWS])
+    data = small_val_data("anbn")
     for label, model, axis, seeds, devices in DEVICE_RUNS:
         run = train(model, "anbn", seeds, steps=6, recipe=recipe, hyper=TINY[model], progress=False, seed_axis=axis,
                     devices=devices, data=data)

@@ -12,6 +12,7 @@ import numpy as np
 import optax
 import pytest
 from flax import nnx
+from train_support import TINY, small_val_data
 
 from rexbench.baselines.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from rexbench.baselines.data import BatchStream, batch_indices, load_task_data
@@ -65,10 +66,10 @@ def test_same_seed_bit_identical_and_seeds_differ() -> None:
 def test_seeds_together_match_seeds_alone() -> None:
     """A seed's numbers do not depend on the seeds it is trained with: exactly with
     ``lax.map`` over seeds (the CPU default), to float tolerance with ``jax.vmap``."""
-    recipe = DEFAULT.replace(eval_every=5)
-    pair = train("lstm", "anbn", (0, 1), steps=10, recipe=recipe, progress=False, seed_axis="map")
-    pair_vmap = train("lstm", "anbn", (0, 1), steps=10, recipe=recipe, progress=False, seed_axis="vmap")
-    alone = train("lstm", "anbn", (1,), steps=10, recipe=recipe, progress=False, seed_axis="map")
+    kw = dict(steps=10, recipe=DEFAULT.replace(eval_every=5), progress=False, hyper=TINY["lstm"], data=small_val_data())
+    pair = train("lstm", "anbn", (0, 1), seed_axis="map", **kw)
+    pair_vmap = train("lstm", "anbn", (0, 1), seed_axis="vmap", **kw)
+    alone = train("lstm", "anbn", (1,), seed_axis="map", **kw)
     np.testing.assert_array_equal(_curves(pair)[:, 1], _curves(alone)[:, 0])
     chex.assert_trees_all_equal(pair.params(1), alone.params(0))
     np.testing.assert_allclose(_curves(pair_vmap), _curves(pair), rtol=1e-5)
