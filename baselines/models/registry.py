@@ -120,9 +120,12 @@ def init_states(
     Slice ``s`` equals ``init_state(name, vocab_size, keys[s])[1]`` bit for bit, and so does
     the same init under ``jax.vmap`` (tests/test_models.py). The keys are initialised one at
     a time and stacked rather than vmapped because an eager init compiles each of its ops
-    for its shapes: unbatched, those shapes do not depend on S, so every seed count (and
-    every ``make_model`` of the same model) reuses one set of compiled ops, about half the
-    vmapped init's time on 2 CPU cores.
+    for its shapes: unbatched, those shapes do not depend on S, so every later init of the
+    model in the process (another seed count, a ``make_model``) reuses the compiled ops.
+    ``scripts/bench_init.py`` (2-core Intel Xeon, 2026-12-07): a first init of 5 seeds takes
+    1.0-1.3x the vmapped init's time (S eager passes instead of one), a second init of 6 seeds
+    2.8-5.2x less (0.7-2.9 s instead of 3.8-10.5 s): the suite's tests and a grid process
+    initialise the same model at several seed counts.
     """
     graphdef, _ = nnx.split(jax.eval_shape(lambda: make_model(name, vocab_size, seed=0, **hyper)))
     states = [init_state(name, vocab_size, key, **hyper)[1] for key in keys]
