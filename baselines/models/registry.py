@@ -124,8 +124,9 @@ def init_states(
     model in the process (another seed count, a ``make_model``) reuses the compiled ops.
     ``scripts/bench_init.py`` (2-core Intel Xeon, 2026-12-07): a first init of 5 seeds takes
     1.0-1.3x the vmapped init's time (S eager passes instead of one), a second init of 6 seeds
-    2.8-5.2x less (0.7-2.9 s instead of 3.8-10.5 s): the suite's tests and a grid process
-    initialise the same model at several seed counts.
+    2.8-5.2x less (0.7-2.9 s instead of 3.8-10.5 s): the suite's tests
+    initialise the same model at several seed counts, as does a grid that trains only the
+    seeds still missing from a run.
     """
     graphdef, _ = nnx.split(jax.eval_shape(lambda: make_model(name, vocab_size, seed=0, **hyper)))
     states = [init_state(name, vocab_size, key, **hyper)[1] for key in keys]
