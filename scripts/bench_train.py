@@ -13,8 +13,15 @@ For each model, at batch 128 on one task's fixed width (default anbn: 66 tokens)
 
 ``--devices N`` instead times ``--seeds`` seeds on 1 local device and split over ``N``
 (``jax.shard_map`` over the seed axis, as ``rexbench train --devices N``); on CPU the N
-devices are virtual (``--xla_force_host_platform_device_count=N``, set here before JAX
-starts), i.e. N XLA CPU clients sharing this machine's cores.
+devices are virtual (``--xla_force_host_platform_device_count=N``), i.e. N XLA CPU
+clients sharing this machine's cores. Each side runs in its own child process, the
+1-device side **without** the virtual-device flag (a process started with N virtual
+devices runs its one-device programs slower, which flattered the split in an earlier
+version of this script that timed both sides in one flagged process); the children
+alternate, ``--rounds`` times, and the table gives the medians over rounds. With
+``--recipe-run`` each side times ``rexbench.baselines.train.train`` itself (packed rows where
+the model supports them, as the grid trains; wall time minus compile time, which includes
+one validation pass at the end) instead of the fused unpacked loop.
 
 ``--rulex`` instead times the rule-extrapolation code's Transformer configuration
 (``transformer-rulex``) at its batch and sequence length: one seed, batch 128 x 66 tokens
@@ -45,10 +52,13 @@ import sys
 import time
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-if "--devices" in sys.argv:  # the virtual CPU device count is read once, when JAX starts its backends
+SIDE = sys.argv[sys.argv.index("--side") + 1] if "--side" in sys.argv else None  # a --devices child's side
+if SIDE is not None:  # XLA flags are read once, when JAX starts its backends
     from rexbench.baselines.sharding import SPMD_FLAG, add_xla_flags, host_device_flag
 
-    add_xla_flags(host_device_flag(int(sys.argv[sys.argv.index("--devices") + 1])), SPMD_FLAG)
+    # both sides as the CLI runs them (SPMD_FLAG always); only the split side gets N devices
+    n_devices = int(sys.argv[sys.argv.index("--devices") + 1]) if SIDE == "split" else 1
+    add_xla_flags(*([host_device_flag(n_devices)] if SIDE == "split" else []), SPMD_FLAG)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -163,21 +173,55 @@ def bench(args: argparse.Namespace) -> None:
     print(f"\n'incl. compile': {S} sequential runs of {args.budget_steps} steps, one compile each, vs one joint run")
 
 
-def scaling(args: argparse.Namespace) -> None:
+def scaling_side(args: argparse.Namespace) -> None:
+    """A ``--devices`` child: one JSON line per model, ms per seed-step of its side."""
+    import json
+
     data = load_task_data(get_task(args.task))
+    devices = args.devices if SIDE == "split" else 1
+    if jax.local_device_count() != devices:
+        raise SystemExit(f"--side {SIDE}: {jax.local_device_count()} local devices, expected {devices}")
+    for name in args.models:
+        if args.recipe_run:  # the trainer itself: packed rows where the model supports them, one val pass at the end
+            from rexbench.baselines.train import train
+
+            run = train(name, args.task, list(range(args.seeds)), steps=args.steps, hyper=args.hyper, progress=False,
+                        recipe=DEFAULT.replace(eval_every=args.steps), devices=devices, seed_axis="map")
+            per_step = (run.wall_seconds - run.compile_seconds) / args.steps
+        else:
+            _, per_step = time_seeds(name, data, list(range(args.seeds)), args.steps, "map", devices, **args.hyper)
+        print(json.dumps({"model": name, "ms": per_step / args.seeds * 1e3}), flush=True)
+
+
+def scaling(args: argparse.Namespace) -> None:
+    import json
+    import statistics
+    import subprocess
+
     S, N = args.seeds, args.devices
-    print(f"jax {jax.__version__}, {jax.local_device_count()} local {jax.local_devices()[0].platform} devices, "
-          f"{os.cpu_count()} CPUs; task {args.task}, {S} seeds (lax.map), batch {DEFAULT.batch_size}, "
-          f"{args.steps} fused steps\n")
+    what = ("rexbench.baselines.train.train (packed where supported; wall minus compile, one val pass, per step)"
+            if args.recipe_run else "fused unpacked steps")
+    print(f"jax {jax.__version__}, {os.cpu_count()} CPUs; task {args.task}, {S} seeds (lax.map), batch "
+          f"{DEFAULT.batch_size}, {args.steps} {what}; each side in its own process, {args.rounds} rounds\n")
+    argv = [sys.executable, os.path.abspath(__file__), "--devices", str(N), "--seeds", str(S), "--steps",
+            str(args.steps), "--task", args.task, "--models", *args.models,
+            *(["--hyper", *(f"{k}={v}" for k, v in args.hyper.items())] if args.hyper else []),
+            *(["--recipe-run"] if args.recipe_run else [])]
+    ms: dict[str, dict[str, list[float]]] = {side: {m: [] for m in args.models} for side in ("one", "split")}
+    load0 = os.getloadavg()[0]
+    for _ in range(args.rounds):
+        for side in ("one", "split"):
+            out = subprocess.run([*argv, "--side", side], capture_output=True, text=True, check=True).stdout
+            for line in out.splitlines():
+                if line.startswith("{"):
+                    row = json.loads(line)
+                    ms[side][row["model"]].append(row["ms"])
     header = ("model", "ms/seed-step, 1 device", f"ms/seed-step, {N} devices", "speed-up", "load avg")
     print(" | ".join(header))
     print(" | ".join("-" * len(h) for h in header))
     for name in args.models:
-        load0 = os.getloadavg()[0]
-        _, one = time_seeds(name, data, list(range(S)), args.steps, "map", 1, **args.hyper)
-        _, many = time_seeds(name, data, list(range(S)), args.steps, "map", N, **args.hyper)
-        print(f"{name} | {one / S * 1e3:.1f} | {many / S * 1e3:.1f} | {one / many:.2f}x | "
-              f"{load0:.1f}-{os.getloadavg()[0]:.1f}", flush=True)
+        one, many = statistics.median(ms["one"][name]), statistics.median(ms["split"][name])
+        print(f"{name} | {one:.1f} | {many:.1f} | {one / many:.2f}x | {load0:.1f}-{os.getloadavg()[0]:.1f}")
 
 
 def rulex(args: argparse.Namespace) -> None:
@@ -264,6 +308,10 @@ def main() -> None:
     p.add_argument("--curve-steps", type=int, default=2000)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--devices", type=int, default=None, help="time --seeds seeds on 1 vs this many local devices")
+    p.add_argument("--rounds", type=int, default=2, help="with --devices: alternating child processes per side")
+    p.add_argument("--side", choices=["one", "split"], default=None, help=argparse.SUPPRESS)
+    p.add_argument("--recipe-run", action="store_true",
+                   help="with --devices: time train() itself (packed rows, as the grid trains) instead of the fused loop")
     p.add_argument("--hyper", nargs="*", default=[], metavar="KEY=INT",
                    help="model constructor overrides, e.g. --models mamba --hyper d_state=16 d_model=64")
     args = p.parse_args()
@@ -271,11 +319,14 @@ def main() -> None:
         args.hyper = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.hyper)}
     except ValueError:
         p.error(f"--hyper takes KEY=INT pairs, got {args.hyper}")
-    if args.devices is not None and not 1 <= args.devices <= jax.local_device_count():
-        p.error(f"--devices {args.devices}: {jax.local_device_count()} local devices")
-    if args.steps < 1:
-        p.error(f"--steps must be >= 1, got {args.steps}")
-    curves(args) if args.curves else rulex(args) if args.rulex else scaling(args) if args.devices else bench(args)
+    if args.devices is not None and args.devices < 2:
+        p.error(f"--devices {args.devices}: compares 1 device with N >= 2")
+    if args.steps < 1 or args.rounds < 1:
+        p.error(f"--steps and --rounds must be >= 1, got {args.steps}, {args.rounds}")
+    if args.side:
+        scaling_side(args)
+    else:
+        curves(args) if args.curves else rulex(args) if args.rulex else scaling(args) if args.devices else bench(args)
 
 
 if __name__ == "__main__":
