@@ -212,16 +212,19 @@ class Task(abc.ABC):
         width = self.max_word_length + 1
         uniforms = rng.random((count, width))
         words = []
+        # the per-token loop is the cost of building a split: names bound once, cache hits inline
+        cache, key_of, cumulative, transition = self._cum_cache, self.distribution_key, self._cumulative, self.transition
+        symbols, bisect_right = self.symbols, bisect.bisect_right
         for row in uniforms.tolist():
             state, chars = self.initial_state(), []
             for u in row:
-                toks, cum = self._cumulative(state)
-                tok = toks[min(bisect.bisect_right(cum, u * cum[-1]), len(toks) - 1)]
+                toks, cum = cache.get(key_of(state)) or cumulative(state)
+                tok = toks[min(bisect_right(cum, u * cum[-1]), len(toks) - 1)]
                 if tok == EOS:
                     break
-                ch = self.symbols[tok - NUM_SPECIAL]
+                ch = symbols[tok - NUM_SPECIAL]
                 chars.append(ch)
-                state = self.transition(state, ch)
+                state = transition(state, ch)
             else:
                 raise AssertionError(f"{self.config}: sampled past max_word_length")
             words.append("".join(chars))
