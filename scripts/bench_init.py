@@ -14,12 +14,13 @@ and whether both sides gave the same parameters bit for bit. Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sides import emit, run_sides  # noqa: E402
 
 SIDES = ("vmap", "per-key")
 
@@ -54,22 +55,20 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["transformer", "lstm", "mamba", "xlstm"])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--child", nargs=2, metavar=("SIDE", "MODEL"), help=argparse.SUPPRESS)
+    ap.add_argument("--side", choices=SIDES, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        print(json.dumps(child(args.child[0], args.child[1], args.seeds)))
+    if args.side:
+        [model] = args.models
+        emit(child(args.side, model, args.seeds))
         return
     env = dict(os.environ, JAX_PLATFORMS="cpu", REXBENCH_JAX_CACHE="off")
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; S = {args.seeds}, then S + 1")
     print("| model | vmap first / second (s) | per key first / second (s) | first-init speed-up | bit-identical |")
     print("|---|--:|--:|--:|---|")
     for model in args.models:
-        runs: dict[str, list[dict[str, object]]] = {side: [] for side in SIDES}
-        for _ in range(args.rounds):
-            for side in SIDES:
-                out = subprocess.run([sys.executable, __file__, "--seeds", str(args.seeds), "--child", side, model],
-                                     env=env, capture_output=True, text=True, check=True).stdout
-                runs[side].append(json.loads(out.strip().splitlines()[-1]))
+        argv = [os.path.abspath(__file__), "--seeds", str(args.seeds), "--models", model]
+        runs = {side: [out for [out] in per_round] for side, per_round in
+                run_sides(argv, SIDES, args.rounds, env).items()}
         best = {side: (min(r["first"] for r in runs[side]), min(r["second"] for r in runs[side])) for side in SIDES}
         same = len({r["digest"] for side in SIDES for r in runs[side]}) == 1
         (vf, vs), (pf, ps) = best["vmap"], best["per-key"]

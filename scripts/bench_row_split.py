@@ -21,11 +21,9 @@ Prints ms per step min/median/max over all timings and the speed-up. Asserts not
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 
@@ -43,6 +41,7 @@ from jax.sharding import Mesh, PartitionSpec  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_vs_torch import packed_batches  # noqa: E402  (the same packed steps as the PyTorch comparison)
+from sides import emit, run_sides  # noqa: E402
 
 from rexbench.baselines.data import BatchStream, load_task_data  # noqa: E402
 from rexbench.baselines.recipe import DEFAULT  # noqa: E402
@@ -107,7 +106,7 @@ def child(args: argparse.Namespace) -> None:
             times.append((time.perf_counter() - t0) / args.steps * 1e3)
         out[model] = times
         out[f"{model}_params"] = [np.asarray(x).ravel().tolist() for x in jax.tree.leaves(p)]
-    print("RESULT " + json.dumps(out))
+    emit(out)
 
 
 def main() -> None:
@@ -122,14 +121,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.side:
         return child(args)
-    runs: dict[str, list[dict]] = {"one": [], "split": []}
-    for _ in range(args.rounds):
-        for side in ("one", "split"):
-            cmd = [sys.executable, os.path.abspath(__file__), *sys.argv[1:], "--side", side]
-            env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-            line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-            runs[side].append(json.loads(line[len("RESULT "):]))
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    runs = {side: [out for [out] in per_round] for side, per_round in
+            run_sides([os.path.abspath(__file__), *sys.argv[1:]], ("one", "split"), args.rounds, env).items()}
     info = runs["one"][0]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; jax {jax.__version__}; "
           f"task {info['task']}; packed {info['rows']} rows (+{info['extra']} empty) x {info['width']}; "

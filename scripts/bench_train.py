@@ -174,8 +174,8 @@ def bench(args: argparse.Namespace) -> None:
 
 
 def scaling_side(args: argparse.Namespace) -> None:
-    """A ``--devices`` child: one JSON line per model, ms per seed-step of its side."""
-    import json
+    """A ``--devices`` child: one result per model, ms per seed-step of its side."""
+    from sides import emit
 
     data = load_task_data(get_task(args.task))
     devices = args.devices if SIDE == "split" else 1
@@ -190,32 +190,28 @@ def scaling_side(args: argparse.Namespace) -> None:
             per_step = (run.wall_seconds - run.compile_seconds) / args.steps
         else:
             _, per_step = time_seeds(name, data, list(range(args.seeds)), args.steps, "map", devices, **args.hyper)
-        print(json.dumps({"model": name, "ms": per_step / args.seeds * 1e3}), flush=True)
+        emit({"model": name, "ms": per_step / args.seeds * 1e3})
 
 
 def scaling(args: argparse.Namespace) -> None:
-    import json
     import statistics
-    import subprocess
+
+    from sides import run_sides
 
     S, N = args.seeds, args.devices
     what = ("rexbench.baselines.train.train (packed where supported; wall minus compile, one val pass, per step)"
             if args.recipe_run else "fused unpacked steps")
     print(f"jax {jax.__version__}, {os.cpu_count()} CPUs; task {args.task}, {S} seeds (lax.map), batch "
           f"{DEFAULT.batch_size}, {args.steps} {what}; each side in its own process, {args.rounds} rounds\n")
-    argv = [sys.executable, os.path.abspath(__file__), "--devices", str(N), "--seeds", str(S), "--steps",
+    argv = [os.path.abspath(__file__), "--devices", str(N), "--seeds", str(S), "--steps",
             str(args.steps), "--task", args.task, "--models", *args.models,
             *(["--hyper", *(f"{k}={v}" for k, v in args.hyper.items())] if args.hyper else []),
             *(["--recipe-run"] if args.recipe_run else [])]
     ms: dict[str, dict[str, list[float]]] = {side: {m: [] for m in args.models} for side in ("one", "split")}
     load0 = os.getloadavg()[0]
-    for _ in range(args.rounds):
-        for side in ("one", "split"):
-            out = subprocess.run([*argv, "--side", side], capture_output=True, text=True, check=True).stdout
-            for line in out.splitlines():
-                if line.startswith("{"):
-                    row = json.loads(line)
-                    ms[side][row["model"]].append(row["ms"])
+    for side, per_round in run_sides(argv, ("one", "split"), args.rounds).items():
+        for row in (row for rows in per_round for row in rows):
+            ms[side][row["model"]].append(row["ms"])
     header = ("model", "ms/seed-step, 1 device", f"ms/seed-step, {N} devices", "speed-up", "load avg")
     print(" | ".join(header))
     print(" | ".join("-" * len(h) for h in header))
