@@ -107,6 +107,9 @@ class IclWalker:
             for t, tok in enumerate(toks):
                 row = self.advance(row, tok)
                 out[b, t] = self.output(row)
+                if row[0] == 2:  # malformed stays malformed (PAD after EOS): uniform to the end
+                    out[b, t + 1:] = self._uniform
+                    break
         return out
 
     def init_state(self, batch_size: int) -> list[tuple[int, str]]:

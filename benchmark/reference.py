@@ -161,6 +161,9 @@ class OracleWalker:
             for t, tok in enumerate(row_tokens):
                 row = self.advance(row, tok)
                 out_BTV[b, t] = self.logits(row)
+                if row[0] == _BAD:  # malformed stays malformed (PAD after EOS): uniform to the end
+                    out_BTV[b, t + 1:] = self._uniform_V
+                    break
         return out_BTV
 
     def init_state(self, batch_size: int) -> list[RowState]:
