@@ -16,7 +16,7 @@ position); a host model's output is checked on the host.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +26,7 @@ from rexbench.benchmark.errors import ModelRefused
 from rexbench.benchmark.outputs import check_output, check_traced, first_bad
 from rexbench.benchmark.progress import bar
 from rexbench.benchmark.protocol import JaxModel, JaxProgram, PyTree, ScorableModel
-from rexbench.tasks import PAD, Task, get_split
+from rexbench.tasks import PAD, Task, get_split, get_task
 
 LOSS_BATCH = 40  # rows per compiled loss call: divides 1,000 and 2,000; larger batches thrash CPU caches
 
@@ -114,5 +114,13 @@ def split_nll(model: ScorableModel, task: Task, split: str, limit: int | None = 
 
 def optimal_nll(task: Task, split: str = "test", limit: int | None = None) -> NllSum:
     """The Bayes-optimal loss of the task's exact distribution on the same sequences."""
+    return _optimal_nll(task.name, task.size, split, limit)
+
+
+@lru_cache(maxsize=None)
+def _optimal_nll(task_name: str, size: int, split: str, limit: int | None) -> NllSum:
+    """Cached per process like the split itself (keyed as :func:`rexbench.tasks.get_split`
+    keys it): every scoring of a task needs it, and it is a Python loop over every token."""
+    task = get_task(task_name, size)
     nats, tokens = task.nll_sum_count(get_split(task, split).words[:limit])
     return NllSum(float(nats), int(tokens))

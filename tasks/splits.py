@@ -38,7 +38,7 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -112,8 +112,10 @@ class Split:
         lines = (json.dumps(r, sort_keys=True, separators=(",", ":")) for r in self.records())
         return "".join(line + "\n" for line in lines).encode()
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        """Digest of :meth:`jsonl`; computed once (a split is immutable, and every result's
+        manifest records the digests of its task's splits)."""
         return hashlib.sha256(self.jsonl()).hexdigest()
 
 
