@@ -118,7 +118,7 @@ def optimal_nll(task: Task, split: str = "test", limit: int | None = None) -> Nl
 
 
 @lru_cache(maxsize=None)
-def _optimal_nll(task_name: str, size: int, split: str, limit: int | None) -> NllSum:
+def _optimal_nll(task_name: str, size: int | None, split: str, limit: int | None) -> NllSum:
     """Cached per process like the split itself (keyed as :func:`rexbench.tasks.get_split`
     keys it): every scoring of a task needs it, and it is a Python loop over every token."""
     task = get_task(task_name, size)
