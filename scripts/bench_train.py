@@ -178,7 +178,7 @@ def scaling_side(args: argparse.Namespace) -> None:
     from sides import emit
 
     data = load_task_data(get_task(args.task))
-    devices = args.devices if SIDE == "split" else 1
+    devices = n_devices  # set with the XLA flags at the top, before JAX started
     if jax.local_device_count() != devices:
         raise SystemExit(f"--side {SIDE}: {jax.local_device_count()} local devices, expected {devices}")
     for name in args.models:
